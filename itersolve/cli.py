@@ -1,0 +1,81 @@
+"""Command line: ``itersolve bench | info``.
+
+Examples
+--------
+>>> from itersolve.cli import build_parser
+>>> build_parser().parse_args(["bench", "--quick"]).suite
+'convergence'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from typing import Sequence
+
+__all__ = ["main", "build_parser"]
+
+SUITES = ("convergence", "perf", "kernels", "solvers")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``itersolve`` command."""
+    parser = argparse.ArgumentParser(prog="itersolve", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    bench = sub.add_parser("bench", help="run a benchmark suite (prints a table, writes JSON and PNG)")
+    bench.add_argument("suite", nargs="?", default="convergence", choices=SUITES,
+                       help="convergence (default): every method on built-in problems; "
+                            "perf: kernels + solvers against their peers; kernels; solvers")
+    size = bench.add_mutually_exclusive_group()
+    size.add_argument("--quick", dest="full", action="store_false", help="small sizes, under 5 minutes (default)")
+    size.add_argument("--full", dest="full", action="store_true", help="the full problem sizes")
+    bench.add_argument("--matrix", metavar="FILE.mtx", help="benchmark a Matrix Market file instead of the built-ins")
+    bench.add_argument("--out", metavar="DIR", default="bench-results", help="where JSON and PNG go")
+    bench.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+
+    sub.add_parser("info", help="versions, threads and optional extras")
+    return parser
+
+
+def _info() -> dict:
+    import numba
+    import numpy
+    import scipy
+
+    extras = {}
+    for name in ("torch", "torch_geometric", "jax", "numba.cuda", "safetensors", "matplotlib"):
+        try:
+            module = __import__(name, fromlist=["__version__"])
+            extras[name] = getattr(module, "__version__", "present")
+        except Exception:  # noqa: BLE001 - any failure means "not usable"
+            extras[name] = None
+    from . import __version__
+
+    return {
+        "itersolve": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+        "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "extras": extras,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``itersolve`` command."""
+    args = build_parser().parse_args(argv)
+    if args.command == "info":
+        print(json.dumps(_info(), indent=2))
+        return 0
+    from .bench import run_suite
+
+    run_suite(args.suite, full=args.full, matrix=args.matrix, out_dir=args.out, progress=not args.no_progress)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

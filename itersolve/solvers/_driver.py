@@ -1,0 +1,213 @@
+"""What every solver does before and after its loop.
+
+``prepare`` normalises the inputs once (through :mod:`itersolve.sparse`),
+builds the operator's fast layout and the stopping target; ``finish``
+recomputes the true residual and never lets a solve claim convergence that the
+true residual does not confirm. Solvers own only their loops.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator
+
+from .. import sparse
+from ..kernels.operator import SparseOperator
+from .result import Reason, SolveResult
+
+__all__ = ["Problem", "prepare", "finish", "as_preconditioner", "LinearOperatorAdapter"]
+
+
+class LinearOperatorAdapter:
+    """Gives a scipy ``LinearOperator`` the small interface of :class:`SparseOperator`."""
+
+    layout = "linear-operator"
+
+    def __init__(self, A: LinearOperator, dtype: np.dtype):
+        self.op = A
+        self.shape = A.shape
+        self.n = A.shape[0]
+        self.dtype = np.dtype(dtype)
+
+    def _product(self, x: np.ndarray) -> np.ndarray:
+        y = np.asarray(self.op.matvec(x)).reshape(-1)
+        if y.shape[0] != self.n:
+            raise ValueError(f"A.matvec returned a vector of length {y.shape[0]}, expected {self.n}")
+        return y
+
+    def matvec(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        out[:] = self._product(x)
+        return out
+
+    def residual(self, x: np.ndarray, b: np.ndarray, out: np.ndarray) -> float:
+        np.subtract(b, self._product(x), out=out)
+        return float(np.dot(out, out))
+
+    def matvec_dot(self, x: np.ndarray, out: np.ndarray) -> float:
+        out[:] = self._product(x)
+        return float(np.dot(x, out))
+
+
+@dataclass
+class Problem:
+    """A normalised system ready for a solver loop."""
+
+    op: Any
+    b: np.ndarray
+    x: np.ndarray
+    dtype: np.dtype
+    target: float
+    bnorm: float
+    rtol: float
+    atol: float
+    maxiter: int
+    t_start: float
+
+    @property
+    def n(self) -> int:
+        return self.b.shape[0]
+
+    @property
+    def csr(self):
+        """The CSR matrix, for methods that sweep over rows."""
+        return self.op.csr
+
+
+def prepare(
+    A: Any,
+    b: Any,
+    x0: Any,
+    *,
+    rtol: float,
+    atol: float,
+    maxiter: int | None,
+    matrix_free: bool = False,
+    default_maxiter: Callable[[int], int] = lambda n: 10 * n,
+) -> Problem:
+    """Normalise ``A``, ``b``, ``x0`` and the stopping rule for one solve.
+
+    ``A`` may be a :class:`SparseOperator` (reused as it is: its layout was
+    chosen when it was built), anything :func:`sparse.as_csr` accepts, or, when
+    ``matrix_free``, a ``LinearOperator``.
+    """
+    t0 = time.perf_counter()
+    mat = A if isinstance(A, SparseOperator) else (sparse.as_operator(A) if matrix_free else sparse.as_csr(A))
+    n = mat.shape[0]
+    bvec = sparse.as_vector(b, n, name="b", copy=False)
+    dtype = sparse.solve_dtype(mat.dtype if mat.dtype is not None else np.float64, bvec.dtype)
+    if isinstance(mat, SparseOperator):
+        if mat.dtype != dtype:
+            raise TypeError(f"A is a {mat.dtype} SparseOperator but b needs {dtype}; build the operator in {dtype}")
+        op = mat
+    elif isinstance(mat, LinearOperator):
+        op = LinearOperatorAdapter(mat, dtype)
+    else:
+        op = SparseOperator(mat if mat.dtype == dtype else sparse.as_csr(mat, dtype=dtype))
+    bvec = np.ascontiguousarray(bvec, dtype=dtype)
+    if x0 is None:
+        x = np.zeros(n, dtype=dtype)
+    else:
+        x = sparse.as_vector(x0, n, name="x0", dtype=dtype, copy=True)
+    rtol, atol, maxiter = sparse.check_tolerances(rtol, atol, maxiter, default_maxiter(n))
+    bnorm = float(np.linalg.norm(bvec.astype(np.float64, copy=False)))
+    target = max(rtol * bnorm, atol)
+    return Problem(op, bvec, x, dtype, target, bnorm, rtol, atol, maxiter, t0)
+
+
+def finish(
+    problem: Problem,
+    x: np.ndarray,
+    reason: Reason,
+    iterations: int,
+    residuals: list[float],
+    t_loop: float,
+    *,
+    extra_setup: float = 0.0,
+    details: dict | None = None,
+) -> SolveResult:
+    """Recompute the true residual, settle the reason and build the result.
+
+    A solve whose loop believed it converged but whose true residual misses
+    the target is reported as ``DIVERGED_STAGNATION`` (the attainable accuracy
+    was reached first); a NaN/Inf iterate is reported as ``DIVERGED_NANORINF``.
+    """
+    t_end = time.perf_counter()
+    r = np.empty_like(problem.b)
+    if np.isfinite(x).all():
+        rnorm = float(np.sqrt(problem.op.residual(x, problem.b, r)))
+    else:
+        rnorm = float("nan")
+    if not np.isfinite(rnorm):
+        reason = Reason.DIVERGED_NANORINF
+    elif reason.converged and rnorm > problem.target:
+        reason = Reason.DIVERGED_STAGNATION
+    elif not reason.converged and reason == Reason.DIVERGED_MAXITER and rnorm <= problem.target:
+        reason = converged_reason(problem)
+    if reason.converged:
+        reason = converged_reason(problem)
+    hist = np.asarray(residuals, dtype=np.float64)
+    if hist.size:
+        hist[-1] = rnorm
+    return SolveResult(
+        x=x,
+        reason=reason,
+        iterations=iterations,
+        residuals=hist,
+        setup_time=(t_loop - problem.t_start) + extra_setup,
+        solve_time=t_end - t_loop,
+        residual_norm=rnorm,
+        target=problem.target,
+        details=details or {},
+    )
+
+
+def converged_reason(problem: Problem) -> Reason:
+    """RTOL when the relative part of the target binds, ATOL otherwise."""
+    if problem.atol >= problem.rtol * problem.bnorm:
+        return Reason.CONVERGED_ATOL
+    return Reason.CONVERGED_RTOL
+
+
+class _OperatorPreconditioner:
+    """Applies anything with ``@`` or ``matvec`` (a matrix, a LinearOperator, a callable)."""
+
+    def __init__(self, M: Any, n: int):
+        self.M = M
+        self.n = n
+        if callable(M) and not hasattr(M, "shape"):
+            self._apply = M
+        else:
+            shape = getattr(M, "shape", None)
+            if shape is None or tuple(shape) != (n, n):
+                raise ValueError(f"M must have shape ({n}, {n}), got {shape}")
+            self._apply = M.matvec if hasattr(M, "matvec") else (lambda r: M @ r)
+
+    def apply(self, r: np.ndarray, out: np.ndarray) -> np.ndarray:
+        z = np.asarray(self._apply(r)).reshape(-1)
+        if z.shape[0] != self.n:
+            raise ValueError(f"M returned a vector of length {z.shape[0]}, expected {self.n}")
+        out[:] = z
+        return out
+
+
+def as_preconditioner(M: Any, n: int) -> Any:
+    """Return an object with ``apply(r, out)``; ``None`` stays ``None``.
+
+    itersolve's own preconditioners are used directly; any other matrix,
+    ``LinearOperator`` or callable ``r -> M⁻¹r`` is wrapped.
+    """
+    if M is None:
+        return None
+    from ..preconditioners.base import Preconditioner
+
+    if isinstance(M, Preconditioner):
+        if M.shape != (n, n):
+            raise ValueError(f"M has shape {M.shape} but A has shape ({n}, {n})")
+        return M
+    if isinstance(M, str):
+        raise TypeError("M given by name is accepted by itersolve.solve(); the solvers take an object")
+    return _OperatorPreconditioner(M, n)
