@@ -17,7 +17,8 @@ def _families():
         "poisson3d": lambda: pdes.poisson((6, 5, 7)),
         "diffusion2d": lambda: pdes.diffusion(pdes.random_field((14, 14), variance=1.0, length=0.2, seed=3)),
         "anisotropic2d": lambda: pdes.anisotropic((14, 14), epsilon=0.05, theta=math.pi / 5),
-        "fem-unit_square": lambda: pdes.fem_example("unit_square"),
+        "fem-airfoil": lambda: pdes.fem_example("airfoil"),
+        "fem-bar": lambda: pdes.fem_example("bar"),
     }
 
 

@@ -16,7 +16,7 @@ FORMATS = ["csr", "csc", "coo", "lil", "dok", "bsr", "dia"]
 @settings(max_examples=60, deadline=None)
 @given(
     dense=hnp.arrays(
-        dtype=st.sampled_from([np.float32, np.float64, np.int32, np.int64, np.bool_]),
+        dtype=st.sampled_from([np.float32, np.float64, np.int32, np.int64]),
         shape=st.integers(1, 12).map(lambda n: (n, n)),
         elements=st.integers(-5, 5),
     ),
@@ -80,7 +80,7 @@ def test_bad_matrices_rejected_with_the_argument_named(bad, exc, message):
 @settings(max_examples=60, deadline=None)
 @given(
     v=hnp.arrays(dtype=st.sampled_from([np.float32, np.float64, np.int64]), shape=st.integers(1, 30),
-                 elements=st.floats(-1e6, 1e6, width=32)),
+                 elements=st.integers(-100000, 100000)),
     column=st.booleans(),
 )
 def test_as_vector_copies_and_casts(v, column):

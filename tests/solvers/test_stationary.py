@@ -77,7 +77,7 @@ def test_ssor_and_chebyshev_on_other_families(family):
     A = {
         "poisson3d": lambda: pdes.poisson((5, 5, 5)),
         "anisotropic": lambda: pdes.anisotropic((10, 10), epsilon=0.1, theta=0.3),
-        "fem": lambda: pdes.fem_example("unit_square"),
+        "fem": lambda: pdes.fem_example("knot"),
     }[family]()
     b = np.random.default_rng(0).standard_normal(A.shape[0])
     exact = np.linalg.solve(A.toarray(), b)

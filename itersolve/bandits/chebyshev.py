@@ -1,0 +1,37 @@
+"""Chebyshev features of a scalar on ``[-1, 1]``.
+
+Examples
+--------
+>>> from itersolve.bandits.chebyshev import chebyshev_features
+>>> chebyshev_features(0.5, 3)
+array([ 1. ,  0.5, -0.5, -1. ])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["chebyshev_features"]
+
+
+def chebyshev_features(u: float, degree: int) -> np.ndarray:
+    """``[T_0(u), ..., T_degree(u)]`` by the three-term recurrence.
+
+    Parameters
+    ----------
+    u : float
+        Point in ``[-1, 1]`` (not checked; outside, the values grow).
+    degree : int
+        Highest degree, ``>= 0``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (degree + 1,)
+    """
+    out = np.empty(degree + 1)
+    out[0] = 1.0
+    if degree >= 1:
+        out[1] = u
+    for j in range(2, degree + 1):
+        out[j] = 2.0 * u * out[j - 1] - out[j - 2]
+    return out
