@@ -65,8 +65,7 @@ def problems(full: bool = False, scale: float = 1.0) -> list[Problem]:
         ("anisotropic2d", lambda: pdes.anisotropic((side(128, 512),) * 2, epsilon=0.01, theta=math.pi / 6)),
         ("elasticity2d", lambda: pdes.elasticity((side(40, 200),) * 2)),
     ]
-    if full or scale >= 1.0:
-        specs.append(("fem-airfoil", lambda: pdes.fem_example("airfoil")))
+    specs += [(f"fem-{name}", lambda name=name: pdes.fem_example(name)) for name in ("airfoil", "bar")]
     for name, build in specs:
         A = build()
         out.append(Problem(name, A, rng.standard_normal(A.shape[0])))

@@ -79,7 +79,7 @@ def run(quick: bool = True, out_dir: str | None = None, side: int = 1000, amg_si
     t0 = time.perf_counter()
     P = AMG(A2)
     t_setup = time.perf_counter() - t0
-    ml = P.hierarchy
+    ml = P.ml
     residuals: list[float] = []
 
     def pyamg_solve():

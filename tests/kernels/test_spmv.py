@@ -27,6 +27,7 @@ MATRICES = {
     "poisson-threaded": lambda dt, it: poisson2d(130, dt, it),  # nnz > PAR_MIN_NNZ
     "random-threaded": lambda dt, it: random_sparse(30000, 3e-4, 2, dt, it, empty_rows=500),
     "rectangular": lambda dt, it: random_sparse(120, 0.1, 3, dt, it, ncols=80),
+    "one-row-1x50": lambda dt, it: random_sparse(1, 0.3, 4, dt, it, ncols=50),
 }
 
 

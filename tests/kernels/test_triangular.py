@@ -51,7 +51,7 @@ def test_solves_vs_scipy(dtype, itype, unit):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_level_parallel_path(dtype):
     # two wide levels: rows of the second half depend only on the first half
-    n = 2 * max(triangular.LEVEL_PAR_MIN, 8000)
+    n = 2 * triangular.LEVEL_PAR_MIN
     h = n // 2
     rng = np.random.default_rng(1)
     C = sp.random(h, h, density=4.0 / h, random_state=rng, format="csr")
