@@ -17,8 +17,9 @@ def test_import_does_not_load_torch_or_jax():
 
 
 def test_import_under_one_second():
-    # best of three fresh interpreters: the first may pay for cold disk caches
-    code = "import time; t=time.perf_counter(); import itersolve; print(time.perf_counter()-t)"
+    # CPU time of the import, best of three fresh interpreters: wall time would
+    # also count the other test worker sharing the two cores
+    code = "import time; t=time.process_time(); import itersolve; print(time.process_time()-t)"
     times = [float(_run(code)) for _ in range(3)]
     assert min(times) < 1.0, times
 

@@ -20,7 +20,6 @@ True
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft as sfft
 
 __all__ = ["laplacian_eigenvalues", "shifted_solve"]
 
@@ -55,6 +54,8 @@ def shifted_solve(lam: np.ndarray, b: np.ndarray, alpha: float, beta: float) -> 
     >>> shifted_solve(lam, np.array([1.0, 0.0, 1.0]), 0.0, 1.0)
     array([1., 1., 1.])
     """
+    import scipy.fft as sfft  # imported here: it costs 0.15 s at import time
+
     B = sfft.dstn(np.asarray(b, dtype=np.float64).reshape(lam.shape), type=1, norm="ortho")
     B /= alpha + beta * lam
     return sfft.idstn(B, type=1, norm="ortho").ravel()
