@@ -33,6 +33,7 @@ __all__ = [
     "solve_dtype",
     "check_tolerances",
     "diagonal",
+    "on_device",
 ]
 
 _INT32_MAX = np.iinfo(np.int32).max
@@ -277,3 +278,29 @@ def diagonal(A: sp.csr_matrix, *, name: str = "A", nonzero: bool = True) -> np.n
                 f"{name} has a zero on its diagonal (row {zero[0]}); this method divides by the diagonal"
             )
     return d
+
+
+def on_device(obj: Any) -> bool:
+    """Whether ``obj`` lives on a GPU -- decided by duck typing, without importing ``numba.cuda``.
+
+    True for itersolve's device objects (``DeviceCSR``, device
+    preconditioners), anything exposing ``__cuda_array_interface__`` (Numba
+    device arrays, CuPy arrays, PyTorch CUDA tensors), CuPy sparse matrices,
+    PyTorch CUDA sparse tensors and the Numba simulator's device arrays.
+
+    Examples
+    --------
+    >>> on_device(np.ones(3)), on_device([1.0])
+    (False, False)
+    """
+    if getattr(obj, "__itersolve_device__", False):
+        return True
+    try:
+        if hasattr(obj, "__cuda_array_interface__"):
+            return True
+    except Exception:  # noqa: BLE001 - a CPU tensor may raise something else than AttributeError
+        pass
+    module = type(obj).__module__ or ""
+    if module.startswith(("numba.cuda.simulator", "cupyx.scipy.sparse", "cupy")):
+        return True
+    return module.startswith("torch") and bool(getattr(obj, "is_cuda", False))

@@ -21,6 +21,13 @@ All share the protocol of :class:`Policy`: ``select(context=None)``,
 ``update(arm, loss, context=None)``, ``state_dict()``/``load_state_dict()``,
 ``reset()``, seeded by ``seed=``.
 
+:class:`OnlineTuner` wraps a policy around the solvers (pick an arm, solve,
+turn the cost into a loss, learn; failures cost the maximal loss) for ω
+grids of SOR or SSOR-PCG, or any list of :func:`itersolve.solve`
+configurations with iteration or wall-time costs; :func:`oracle_costs`
+solves a sequence with every arm for the best-fixed and instance-optimal
+comparators (``tuner.regret(seq)``).
+
 Examples
 --------
 >>> import numpy as np
@@ -43,6 +50,7 @@ from .normalize import LossNormalizer
 from .registry import POLICIES, make_policy
 from .tsallis import TsallisINF, tsallis_inf_weights
 from .tsallis_cb import TsallisINFCB
+from .tuner import DEFAULT_OMEGAS, OnlineTuner, OracleCosts, oracle_costs
 from .ucb import UCB1
 
 __all__ = [
@@ -59,4 +67,8 @@ __all__ = [
     "POLICIES",
     "make_policy",
     "tsallis_inf_weights",
+    "OnlineTuner",
+    "OracleCosts",
+    "oracle_costs",
+    "DEFAULT_OMEGAS",
 ]

@@ -257,8 +257,9 @@ class Policy(abc.ABC):
                 arr = np.asarray(state[key], dtype=ref.dtype)
             except (TypeError, ValueError, OverflowError) as exc:
                 raise ValueError(f"state[{key!r}] cannot be read as {ref.dtype}: {exc}") from exc
-            if arr.shape != ref.shape:
-                raise ValueError(f"state[{key!r}] has shape {arr.shape}, expected {ref.shape}")
+            expected = self._expected_shape(key, ref.shape, state)
+            if arr.shape != expected:
+                raise ValueError(f"state[{key!r}] has shape {arr.shape}, expected {expected}")
             new[key] = arr
         if int(new["n_arms"]) != self.n_arms:
             raise ValueError(f"state is for {int(new['n_arms'])} arms, this policy has {self.n_arms}")
@@ -273,6 +274,8 @@ class Policy(abc.ABC):
 
     # -- validation helpers ----------------------------------------------
     def _check_arm(self, arm: Any) -> int:
+        if type(arm) is int and 0 <= arm < self.n_arms:  # fast path
+            return arm
         if isinstance(arm, bool) or not isinstance(arm, numbers.Integral):
             raise TypeError(f"arm must be an integer, got {type(arm).__name__}")
         if not 0 <= arm < self.n_arms:
@@ -297,6 +300,14 @@ class Policy(abc.ABC):
         return None  # non-contextual policies ignore the context
 
     # -- subclass hooks ----------------------------------------------------
+    def _expected_shape(self, key: str, template_shape: tuple[int, ...], state: Mapping[str, Any]) -> tuple[int, ...]:
+        """Shape ``state[key]`` must have; by default that of this policy's own state.
+
+        Policies whose state grows with the data (e.g. stored observations)
+        override this to accept any consistent length.
+        """
+        return template_shape
+
     def _get_state(self) -> dict[str, Any]:
         """The learner's own state (arrays or numbers); by default ``_state_keys``."""
         return {key: getattr(self, "_" + key) for key in self._state_keys}
@@ -335,6 +346,11 @@ class ContextualPolicy(Policy):
     def _check_context(self, context: Any) -> float:
         if context is None:
             raise ValueError(f"{type(self).__name__} is contextual: select/update need a context")
+        if type(context) is float:  # fast path for the common case
+            if not math.isfinite(context):
+                raise ValueError(f"context must be finite, got {context}")
+            lo, hi = self.context_range
+            return min(max(context, lo), hi)
         try:
             arr = np.asarray(context, dtype=float) if not isinstance(context, (str, bytes)) else None
         except (TypeError, ValueError):

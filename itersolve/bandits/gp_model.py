@@ -21,10 +21,14 @@ the arm grid.
 The posterior is exact Bayesian linear regression on ``F = K (d+1)``
 features: an observation changes the posterior covariance by a rank-one
 (Sherman–Morrison) update, ``O(F²)``. Every so often (``refit``), the
-covariance is recomputed from the sufficient statistics in a numerically
-stable form, and the hyperparameters ``(ρ, ℓ)`` are chosen on a small grid
-by type-II maximum likelihood with ``σ²`` profiled out under a weak
-inverse-gamma prior; ``m₀`` is the mean loss so far.
+covariance is recomputed from the data in a numerically stable form, and
+the hyperparameters ``(ρ, ℓ)`` are chosen on a small grid by type-II
+maximum likelihood with ``σ²`` profiled out under a weak inverse-gamma
+prior; ``m₀`` is the mean loss so far. While there are fewer observations
+than features the refit works on the ``n × n`` data kernel (``O(n³)``),
+afterwards on the ``F × F`` normal equations (``O(F³)``). The loops are
+Numba kernels (:mod:`itersolve.bandits._gpkernels`): a round of a
+20-arm, degree-5 model costs a few microseconds.
 
 Examples
 --------
@@ -33,7 +37,7 @@ Examples
 >>> gp = ArmContextGP(np.linspace(1.0, 1.9, 10), degree=0)
 >>> for i in range(10):
 ...     gp.observe(i, np.ones(1), 0.2 + 0.5 * (i / 9 - 0.6) ** 2)
->>> gp.refit()
+>>> _ = gp.refit()
 >>> int(np.argmin(gp.posterior_mean(np.ones(1))))
 5
 """
@@ -45,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from .smalllinalg import cholesky, forward_solve, gram
+from . import _gpkernels as kern
 
 __all__ = ["ArmContextGP"]
 
@@ -70,9 +74,17 @@ class ArmContextGP:
     prior_weight : float
         Pseudo-count ``ν₀`` of the inverse-gamma prior on ``σ²`` centred at
         the variance of all losses seen (a scale-free, conservative guess).
+    marginal : bool
+        Keep only each arm's marginal posterior (its ``m × m`` covariance
+        block) between refits: an observation updates the played arm's
+        marginal exactly, ``O(m²)``, and the other arms learn from it at the
+        next :meth:`refit`, which recomputes the exact posterior's means and
+        marginal blocks. ``cov`` then has shape ``(K, m, m)`` and
+        :meth:`posterior_cov` is diagonal. ``False``: the full ``F × F``
+        covariance with exact rank-one updates, ``O(F²)`` per observation.
     """
 
-    _keys = ("gram", "hsum", "hone", "stats", "hc", "cov", "mean", "fit")
+    _keys = ("gram", "hsum", "hone", "stats", "hc", "cov", "mean", "fit", "obs_arm", "obs_feat", "obs_y")
 
     def __init__(
         self,
@@ -83,7 +95,9 @@ class ArmContextGP:
         lengthscales: Any = (0.1, 0.2, 0.4),
         offset: float = 10.0,
         prior_weight: float = 1.0,
+        marginal: bool = False,
     ) -> None:
+        self.marginal = bool(marginal)
         x = np.asarray(arm_values, dtype=float)
         self.K = x.size
         self.m = int(degree) + 1
@@ -105,31 +119,53 @@ class ArmContextGP:
         xs = (x - x.min()) / (span if span > 0 else 1.0)
         d2 = (xs[:, None] - xs[None, :]) ** 2
         eye = np.eye(self.K)
-        # Cholesky factors of (k_l + c 11^T + jitter) for each lengthscale l
-        self._chol_arm = np.stack(
-            [np.linalg.cholesky(np.exp(-0.5 * d2 / ls**2) + offset + _JITTER * (1 + offset) * eye) for ls in self.lengthscales]
-        )
+        # Cholesky factors of (k_l + c 11^T + jitter) for each lengthscale l, and the matrices themselves
+        arm_cov = [np.exp(-0.5 * d2 / ls**2) + offset + _JITTER * (1 + offset) * eye for ls in self.lengthscales]
+        self._chol_arm = np.ascontiguousarray(np.stack([np.linalg.cholesky(P) for P in arm_cov]))
+        self._arm_cov = np.ascontiguousarray(np.stack(arm_cov))
         self._sqrt_d = 1.0 / (1.0 + np.arange(self.m))
+        self._d = self._sqrt_d**2
         self.reset()
 
     # -- state -------------------------------------------------------------
     def reset(self) -> None:
         """Forget the data; the posterior is the prior at the middle of the grids."""
         F = self.F
-        self.gram = np.zeros((F, F))  # Σ φ φᵀ
+        self.gram = np.zeros((F, F))  # Σ φ φᵀ (block diagonal: one m × m block per arm)
         self.hsum = np.zeros(F)  # Σ φ y
         self.hone = np.zeros(F)  # Σ φ
         self.stats = np.zeros(3)  # n, Σ y, Σ y²
         self.hc = np.zeros(F)  # Σ φ (y - m0)
         # fit = [m0, sigma2, yyc = Σ (y - m0)², snr index, lengthscale index]
         self.fit = np.array([0.0, 1.0, 0.0, self.snrs.size // 2, self.lengthscales.size // 2])
-        L = self._prior_chol(int(self.fit[3]), int(self.fit[4]))
-        self.cov = L @ L.T  # posterior covariance / sigma2
+        # posterior covariance / sigma2, here the prior ρ (P_ℓ ⊗ D) (formed without a BLAS product)
+        rho, P = self.snrs[int(self.fit[3])], self._arm_cov[int(self.fit[4])]
+        if self.marginal:
+            self.cov = rho * np.diagonal(P)[:, None, None] * np.diag(self._d)[None, :, :]
+        else:
+            self.cov = rho * np.kron(P, np.diag(self._d))
         self.mean = np.zeros(F)  # posterior mean of the coefficients (centred)
+        # the observations themselves (for refits on the data kernel and rebuilds)
+        self.obs_arm = np.zeros(0, dtype=np.int64)
+        self.obs_feat = np.zeros((0, self.m))
+        self.obs_y = np.zeros(0)
+        self._cap = 0
 
     def get_state(self) -> dict[str, np.ndarray]:
-        """Arrays that define the posterior (for ``state_dict``)."""
-        return {k: getattr(self, k) for k in self._keys}
+        """Arrays that define the posterior (for ``state_dict``); the observation arrays have length ``n``."""
+        n = self.n
+        out = {k: getattr(self, k) for k in self._keys[:8]}
+        out.update(obs_arm=self.obs_arm[:n], obs_feat=self.obs_feat[:n], obs_y=self.obs_y[:n])
+        return out
+
+    def state_shapes(self, n: int) -> dict[str, tuple[int, ...]]:
+        """Shapes of :meth:`get_state` with ``n`` observations (for loading states of any length)."""
+        F = self.F
+        return {
+            "gram": (F, F), "hsum": (F,), "hone": (F,), "stats": (3,), "hc": (F,),
+            "cov": (self.K, self.m, self.m) if self.marginal else (F, F),
+            "mean": (F,), "fit": (5,), "obs_arm": (n,), "obs_feat": (n, self.m), "obs_y": (n,),
+        }
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
         """Install arrays produced by :meth:`get_state`."""
@@ -137,13 +173,28 @@ class ArmContextGP:
         i_snr, i_ls = fit[3], fit[4]
         if not (0 <= i_snr < self.snrs.size and 0 <= i_ls < self.lengthscales.size and i_snr % 1 == 0 and i_ls % 1 == 0):
             raise ValueError("state was saved with other snrs/lengthscales grids")
-        for k in self._keys:
-            setattr(self, k, np.array(state[k], dtype=float, copy=True))
+        n = int(np.asarray(state["stats"], dtype=float)[0])
+        if np.asarray(state["obs_y"]).shape[0] != n:
+            raise ValueError(f"state holds {np.asarray(state['obs_y']).shape[0]} observations but counts {n}")
+        for k in self._keys[:8]:
+            setattr(self, k, np.array(state[k], dtype=float, copy=True, order="C"))
+        self.obs_arm = np.array(state["obs_arm"], dtype=np.int64, copy=True)
+        self.obs_feat = np.array(state["obs_feat"], dtype=float, copy=True, order="C").reshape(n, self.m)
+        self.obs_y = np.array(state["obs_y"], dtype=float, copy=True)
+        self._cap = n
 
     @property
     def n(self) -> int:
         """Number of observations."""
         return int(self.stats[0])
+
+    def kernel_arrays(self) -> tuple[np.ndarray, ...]:
+        """``(cov, mean, hc, gram, hsum, hone, stats, fit, obs_arm, obs_feat, obs_y)``: the arrays an
+        observation kernel updates in place (the same objects until the next refit, reset or growth)."""
+        return (
+            self.cov, self.mean, self.hc, self.gram, self.hsum, self.hone, self.stats, self.fit,
+            self.obs_arm, self.obs_feat, self.obs_y,
+        )
 
     @property
     def noise_var(self) -> float:
@@ -173,88 +224,183 @@ class ArmContextGP:
         return (max(q, 0.0) + self.nu0 * self._prior_noise()) / (n + self.nu0 + 2.0)
 
     # -- learning ------------------------------------------------------------
+    def reserve(self, n: int) -> None:
+        """Make room for at least ``n`` stored observations."""
+        if n > self._cap:
+            cap = max(64, 2 * self._cap, n)
+            self.obs_arm = np.resize(self.obs_arm, cap)
+            self.obs_feat = np.resize(self.obs_feat, (cap, self.m))
+            self.obs_y = np.resize(self.obs_y, cap)
+            self._cap = cap
+
+    @property
+    def capacity(self) -> int:
+        """Number of observations the storage holds without growing."""
+        return self._cap
+
+    def _record(self, arm: int, feats: np.ndarray, y: float) -> None:
+        n = self.n
+        self.reserve(n + 1)
+        self.obs_arm[n] = arm
+        self.obs_feat[n] = feats
+        self.obs_y[n] = y
+
     def observe(self, arm: int, feats: np.ndarray, y: float) -> None:
         """Add one observation ``y`` of arm ``arm`` with context features ``feats`` (O(F²))."""
-        sl = slice(arm * self.m, (arm + 1) * self.m)
-        self.gram[sl, sl] += np.outer(feats, feats)
-        self.hsum[sl] += y * feats
-        self.hone[sl] += feats
-        self.stats += (1.0, y, y * y)
-        m0 = self.fit[0]
-        sphi = self.cov[:, sl] @ feats
-        denom = 1.0 + float(feats @ sphi[sl])
-        self.cov -= np.outer(sphi, sphi / denom)
-        yc = y - m0
-        # mean_new = S_new h_new = mean + S φ (y_c - φᵀ mean) / (1 + φᵀ S φ)
-        self.mean += sphi * ((yc - float(feats @ self.mean[sl])) / denom)
-        self.hc[sl] += yc * feats
-        self.fit[2] += yc * yc
-        self.fit[1] = self._sigma2(self.fit[2] - float(self.hc @ self.mean))
+        if type(feats) is not np.ndarray or feats.dtype != np.float64:
+            feats = np.ascontiguousarray(feats, dtype=float)
+        n = int(self.stats[0])
+        if n >= self._cap:
+            self._record(arm, feats, y)
+        else:
+            self.obs_arm[n] = arm
+            self.obs_feat[n] = feats
+            self.obs_y[n] = y
+        if self.marginal:
+            kern.observe_block(
+                self.cov, self.mean, self.hc, self.gram, self.hsum, self.hone, self.stats, self.fit, int(arm), feats, float(y)
+            )
+        else:
+            kern.observe(
+                self.cov, self.mean, self.hc, self.gram, self.hsum, self.hone, self.stats, self.fit,
+                int(arm), feats, float(y), self.nu0,
+            )
 
-    def refit(self, select_hyperparameters: bool = True) -> None:
-        """Recompute the posterior from the sufficient statistics.
+    def load_data(self, arms: np.ndarray, feats: np.ndarray, ys: np.ndarray) -> None:
+        """Replace the data by ``(arms, feats, ys)``, keeping the hyperparameters; no refit.
 
-        Re-centres at the mean loss and, if ``select_hyperparameters``, picks
-        ``(ρ, ℓ)`` by the profiled marginal likelihood: over the whole grid
-        while there are at most ``full_search_until`` observations, then among
-        the current pair and its grid neighbours (a local search that follows
-        the optimum as data accrue at a third of the cost). With the
-        prior factor ``L = √ρ L₁`` and ``B = I + ρ L₁ᵀ G L₁ = C Cᵀ``, the
-        posterior covariance is ``σ² L B⁻¹ Lᵀ``, ``log det(I + Σ₀G) = log det B``
-        and the quadratic form is ``Σ (y - m₀)² - ρ |C⁻¹ L₁ᵀ h|²``; ``Σ₀`` is
-        never inverted. ``G`` is block diagonal (one block per arm), so
-        ``L₁ᵀ G L₁`` is formed from the Kronecker factors in ``O(K³ m²)``.
+        The posterior is left at the prior: call :meth:`refit` (or use
+        :meth:`rebuild`) before predicting.
         """
+        arms = np.asarray(arms, dtype=np.int64)
+        feats = np.ascontiguousarray(feats, dtype=float).reshape(arms.size, self.m)
+        ys = np.asarray(ys, dtype=float)
+        fit = self.fit.copy()
+        self.reset()
+        self.fit[3:] = fit[3:]
+        n = arms.size
+        K, m = self.K, self.m
+        blocks, hs, ho = kern.data_stats(arms, feats, ys, K)
+        for a in range(K):
+            self.gram[a * m : (a + 1) * m, a * m : (a + 1) * m] = blocks[a]
+        self.hsum, self.hone = hs.reshape(-1), ho.reshape(-1)
+        self.stats = np.array([float(n), float(ys.sum()), float(ys @ ys)])
+        self.obs_arm, self.obs_feat, self.obs_y, self._cap = arms.copy(), feats.copy(), ys.copy(), n
+
+    def rebuild(self, arms: np.ndarray, feats: np.ndarray, ys: np.ndarray) -> None:
+        """Replace the data by ``(arms, feats, ys)`` (e.g. new context features) and refit.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> gp = ArmContextGP(np.linspace(1.0, 1.9, 4), degree=1)
+        >>> gp.rebuild(np.array([0, 1, 1]), np.array([[1.0, 0.0], [1.0, 0.5], [1.0, -0.5]]), np.array([0.2, 0.3, 0.1]))
+        >>> gp.n, gp.gram[2:4, 2:4].tolist()
+        (3, [[2.0, 0.0], [0.0, 0.5]])
+        """
+        self.load_data(arms, feats, ys)
+        if self.n:
+            self.refit(select_hyperparameters=False)
+
+    def _centred(self) -> tuple[float, np.ndarray, float]:
         n, s, ss = self.stats
-        if n <= 0:
-            self.reset()
-            return
-        K, m, F = self.K, self.m, self.F
         m0 = s / n
-        hc = self.hsum - m0 * self.hone
-        yyc = max(ss - 2.0 * m0 * s + n * m0 * m0, 0.0)
-        # per-arm blocks of G, scaled by D^(1/2) on both sides
-        blocks = self.gram.reshape(K, m, K, m)[np.arange(K), :, np.arange(K), :]  # (K, m, m)
-        blocks = blocks * self._sqrt_d[None, :, None] * self._sqrt_d[None, None, :]
-        hd = hc.reshape(K, m) * self._sqrt_d[None, :]
-        eye = np.eye(F)
-        a = self.nu0 / 2.0 + 1.0 + n / 2.0
+        return m0, self.hsum - m0 * self.hone, max(ss - 2.0 * m0 * s + n * m0 * m0, 0.0)
+
+    def _candidates(self, select_hyperparameters: bool) -> list[tuple[int, int]]:
         cur = (int(self.fit[3]), int(self.fit[4]))
         if not select_hyperparameters:
-            cands = [cur]
-        elif n <= self.full_search_until:
-            cands = [(i, j) for j in range(self.lengthscales.size) for i in range(self.snrs.size)]
-        else:  # local search: the current pair and its grid neighbours
-            cands = [cur] + [
-                (cur[0] + di, cur[1] + dj)
-                for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))
-                if 0 <= cur[0] + di < self.snrs.size and 0 <= cur[1] + dj < self.lengthscales.size
-            ]
-        best: tuple[float, int, int, np.ndarray] | None = None
-        cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for i_snr, i_ls in cands:
-            if i_ls not in cache:
-                LA = self._chol_arm[i_ls]
-                # (L_A ⊗ D½)ᵀ blockdiag(G_a) (L_A ⊗ D½) and (L_A ⊗ D½)ᵀ h
-                M1 = np.einsum("ab,ac,ajk->bjck", LA, LA, blocks, optimize=True).reshape(F, F)
-                cache[i_ls] = (M1, np.einsum("ab,aj->bj", LA, hd).reshape(F))
-            M1, lh1 = cache[i_ls]
-            rho = float(self.snrs[i_snr])
-            C = cholesky(eye + rho * M1)
-            z = forward_solve(C, lh1)
-            q = yyc - rho * float(z @ z)
-            logdet = 2.0 * float(np.log(np.diag(C)).sum())
-            score = -a * math.log(self._sigma2(q)) - 0.5 * logdet
-            if best is None or score > best[0]:
-                best = (score, i_snr, i_ls, C)
-        assert best is not None
-        _, i_snr, i_ls, C = best
-        L = self._prior_chol(i_snr, i_ls)
-        self.cov = gram(forward_solve(C, L.T))
-        self.hc = hc
-        self.mean = self.cov @ hc
-        q = yyc - float(hc @ self.mean)
+            return [cur]
+        if self.n <= self.full_search_until:
+            return [(i, j) for j in range(self.lengthscales.size) for i in range(self.snrs.size)]
+        return [cur] + [
+            (cur[0] + di, cur[1] + dj)
+            for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))
+            if 0 <= cur[0] + di < self.snrs.size and 0 <= cur[1] + dj < self.lengthscales.size
+        ]
+
+    def _use_dual(self) -> bool:
+        return self.n < self.F
+
+    def scores(self, candidates: list[tuple[int, int]]) -> np.ndarray:
+        """Profiled log marginal likelihood of each ``(snr index, lengthscale index)``.
+
+        With the prior factor ``L = √ρ L₁`` and ``B = I + ρ L₁ᵀ G L₁ = C Cᵀ``,
+        ``log det(I + Σ₀G) = log det B`` and the quadratic form is
+        ``Σ (y - m₀)² - ρ |C⁻¹ L₁ᵀ h|²``; ``σ²`` is profiled out under its
+        inverse-gamma prior. While ``n < F`` the same numbers come from the
+        ``n × n`` data kernel ``I + ρ Φ P Φᵀ``.
+        """
+        n = self.n
+        m0, hc, yyc = self._centred()
+        a = self.nu0 / 2.0 + 1.0 + n / 2.0
+        out = np.full(len(candidates), -np.inf)
+        by_ls: dict[int, list[int]] = {}
+        for idx, (_, j) in enumerate(candidates):
+            by_ls.setdefault(j, []).append(idx)
+        dual = self._use_dual()
+        if dual:
+            yc = self.obs_y[:n] - m0
+            arms, feats = self.obs_arm[:n], self.obs_feat[:n]
+        else:
+            K, m = self.K, self.m
+            blocks = self.gram.reshape(K, m, K, m)[np.arange(K), :, np.arange(K), :]
+            blocks = np.ascontiguousarray(blocks * self._sqrt_d[None, :, None] * self._sqrt_d[None, None, :])
+            hd = np.ascontiguousarray(hc.reshape(K, m) * self._sqrt_d[None, :])
+        for j, idxs in by_ls.items():
+            rhos = np.array([self.snrs[candidates[i][0]] for i in idxs])
+            if dual:
+                sc = kern.dual_scores(self._arm_cov[j], self._d, arms, feats, yc, rhos, a, self.stats, self.nu0)
+            else:
+                sc = kern.primal_scores(self._chol_arm[j], blocks, hd, rhos, yyc, a, self.stats, self.nu0)
+            out[idxs] = sc
+        return out
+
+    def refit(self, select_hyperparameters: bool = True) -> float:
+        """Recompute the posterior from the data; returns the chosen candidate's score (NaN if not scored).
+
+        Re-centres at the mean loss and, if ``select_hyperparameters``, picks
+        ``(ρ, ℓ)`` by the profiled marginal likelihood (:meth:`scores`): over
+        the whole grid while there are at most ``full_search_until``
+        observations, then among the current pair and its grid neighbours (a
+        local search that follows the optimum as data accrue at a third of
+        the cost).
+        """
+        n = self.n
+        if n <= 0:
+            self.reset()
+            return 0.0
+        cands = self._candidates(select_hyperparameters)
+        if len(cands) > 1:
+            sc = self.scores(cands)
+            best = int(np.argmax(sc))
+            score = float(sc[best])
+        else:  # nothing to choose: no need to score
+            best, score = 0, math.nan
+        i_snr, i_ls = cands[best]
+        m0, hc, yyc = self._centred()
+        rho = float(self.snrs[i_snr])
+        if self._use_dual():
+            yc = self.obs_y[:n] - m0
+            args = (self._arm_cov[i_ls], self._d, self.obs_arm[:n], self.obs_feat[:n], yc, rho)
+            if self.marginal:
+                mean, cov, ok = kern.dual_posterior_blocks(*args)
+            else:
+                cov, mean, ok = kern.dual_posterior(*args)
+        else:
+            K, m = self.K, self.m
+            blocks = self.gram.reshape(K, m, K, m)[np.arange(K), :, np.arange(K), :]
+            blocks = np.ascontiguousarray(blocks * self._sqrt_d[None, :, None] * self._sqrt_d[None, None, :])
+            if self.marginal:
+                mean, cov, ok = kern.primal_posterior_blocks(self._chol_arm[i_ls], self._sqrt_d, blocks, rho, hc)
+            else:
+                cov, mean, ok = kern.primal_posterior(self._chol_arm[i_ls], self._sqrt_d, blocks, rho, hc)
+        if not ok:  # pragma: no cover - the matrices are SPD by construction
+            raise np.linalg.LinAlgError("GP refit: matrix not positive definite")
+        self.cov, self.mean, self.hc = cov, mean, hc
+        q = yyc - float(hc @ mean)
         self.fit = np.array([m0, self._sigma2(q), yyc, i_snr, i_ls], dtype=float)
+        return score
 
     # -- prediction ------------------------------------------------------------
     def posterior_mean(self, feats: np.ndarray) -> np.ndarray:
@@ -262,8 +408,10 @@ class ArmContextGP:
         return self.fit[0] + self.mean.reshape(self.K, self.m) @ feats
 
     def posterior_cov(self, feats: np.ndarray) -> np.ndarray:
-        """Posterior covariance (K × K) of the arms' losses at that context."""
+        """Posterior covariance (K × K) of the arms' losses at that context (diagonal if ``marginal``)."""
         K, m = self.K, self.m
+        if self.marginal:
+            return self.fit[1] * np.diag(np.einsum("j,ajk,k->a", feats, self.cov, feats))
         if m > 1:  # C_ab = Σ_jk t_j cov[(a,j),(b,k)] t_k, in two contractions
             C = np.einsum("ajb,j->ab", np.einsum("ajbk,k->ajb", self.cov.reshape(K, m, K, m), feats), feats)
         else:
@@ -282,3 +430,23 @@ class ArmContextGP:
         except np.linalg.LinAlgError:
             w, V = np.linalg.eigh(C)
             return mu + V @ (np.sqrt(np.clip(w, 0.0, None)) * z)
+
+    def thompson_arm(self, feats: np.ndarray, rng: np.random.Generator, scale: float = 1.0) -> int:
+        """The arm minimising one posterior draw at that context (compiled; one ``K``-vector of normals).
+
+        ``scale`` multiplies the draw's deviation from the posterior mean
+        (1: Thompson sampling; smaller: less exploration; 0: greedy).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> gp = ArmContextGP(np.linspace(1.0, 1.9, 10), degree=0)
+        >>> for i in range(10):
+        ...     gp.observe(i, np.ones(1), 0.2 + 0.5 * (i / 9 - 0.6) ** 2)
+        >>> _ = gp.refit()
+        >>> gp.thompson_arm(np.ones(1), np.random.default_rng(0), scale=0.0)
+        5
+        """
+        z = rng.standard_normal(self.K)
+        fn = kern.thompson_argmin_blocks if self.marginal else kern.thompson_argmin
+        return int(fn(self.cov, self.mean, float(self.fit[0]), float(self.fit[1]), feats, z, float(scale)))

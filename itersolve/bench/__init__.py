@@ -1,7 +1,10 @@
 """Benchmark suites behind ``itersolve bench``.
 
 Each suite prints a table and writes JSON (and PNG where it plots) under the
-output directory. ``convergence`` is the main job that ``make bench`` runs.
+output directory. ``convergence`` is the main job that ``make bench`` runs;
+``gnn`` compares the learned GNN preconditioners with IC(0) and AMG (torch extra);
+``bandits`` is the bandit-tuned relaxation study (:mod:`.bandits`);
+``cuda`` measures the GPU kernels and CG against CuPy (:mod:`.cuda`; skipped without a GPU).
 """
 
 from __future__ import annotations
@@ -12,10 +15,39 @@ __all__ = ["run_suite"]
 
 
 def run_suite(suite: str, *, full: bool = False, matrix: str | None = None, out_dir: str = "bench-results",
-              progress: bool = True) -> dict:
-    """Run one suite by name: convergence, kernels, solvers or perf (= kernels + solvers)."""
+              progress: bool = True, simulator: bool = False) -> dict:
+    """Run one suite by name: convergence, kernels, solvers, perf (= kernels + solvers), gnn, bandits or cuda.
+
+    ``simulator`` (cuda suite only) switches the Numba CUDA simulator on and
+    runs that suite at toy sizes.
+    """
     from .report import write_json
 
+    if simulator and suite != "cuda":
+        raise ValueError("--simulator applies to the cuda suite only")
+    if suite == "cuda":
+        if matrix is not None:
+            raise ValueError("--matrix applies to the convergence suite only")
+        from . import cuda as cuda_bench
+
+        if simulator and not cuda_bench.enable_simulator():
+            raise RuntimeError("--simulator: numba.cuda was already imported without the simulator")
+        return {"cuda": cuda_bench.run(quick=not full, out_dir=out_dir, tiny=simulator)}
+
+    if suite == "gnn":
+        if matrix is not None:
+            raise ValueError("--matrix applies to the convergence suite only")
+        from . import gnn
+
+        return gnn.run(full, out_dir=out_dir, progress_bar=progress)
+
+    if suite == "bandits":
+        if matrix is not None:
+            raise ValueError("--matrix applies to the convergence suite only")
+        from . import bandits
+
+        print("== bandits ==")
+        return {"bandits": bandits.run(quick=not full, out_dir=out_dir, progress=progress)}
     if suite == "convergence":
         from . import convergence
 

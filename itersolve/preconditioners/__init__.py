@@ -7,7 +7,9 @@ pyamg. ``P.symmetric`` says whether it is SPD (usable in CG) and
 ``P.setup_time`` how long it took to build.
 
 Classical: :class:`Jacobi`, :class:`SSOR`, :class:`IC0`, :class:`ILU0`,
-:class:`Chebyshev`; multigrid: :class:`AMG` (pyamg).
+:class:`Chebyshev`; multigrid: :class:`AMG` (pyamg); learned:
+:class:`GNNPreconditioner` (a graph network's incomplete Cholesky factor; needs
+the ``torch`` extra, imported only when one is built).
 
 Examples
 --------
@@ -22,6 +24,7 @@ Examples
 from .amg import AMG
 from .base import Preconditioner, is_symmetric
 from .classical import IC0, ILU0, SSOR, Chebyshev, Jacobi, lanczos_extreme
+from .gnn import GNNPreconditioner
 
 __all__ = [
     "Preconditioner",
@@ -31,6 +34,7 @@ __all__ = [
     "ILU0",
     "AMG",
     "Chebyshev",
+    "GNNPreconditioner",
     "is_symmetric",
     "lanczos_extreme",
 ]

@@ -1,4 +1,4 @@
-"""Conjugate gradients, plain and preconditioned, on fused kernels."""
+"""Conjugate gradients, plain and preconditioned, on fused kernels -- on the CPU or the GPU."""
 
 from __future__ import annotations
 
@@ -8,8 +8,23 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..kernels import blas
+from ..kernels.backend import Slot
 from ._driver import as_preconditioner, finish, prepare
+from ._state import (
+    ALPHA,
+    BETA,
+    INDEFINITE_MAT,
+    MET_TARGET,
+    NANORINF,
+    REASONS,
+    RUNNING,
+    RZ,
+    STATUS,
+    Monitor,
+    new_state,
+    record_residual,
+    rz_status,
+)
 from .result import Reason, SolveResult
 
 __all__ = ["cg"]
@@ -17,6 +32,47 @@ __all__ = ["cg"]
 #: How often a solve may replace its recursive residual by the true one when
 #: the two disagree at the tolerance before it gives up as stagnated.
 MAX_RESIDUAL_REPLACEMENTS = 5
+
+
+_ALPHA = Slot(ALPHA)
+_BETA = Slot(BETA)
+
+
+# Scalar rules of the loop (see ._state): run on the host by the CPU backend,
+# compiled into the reduction kernels by the CUDA backend.
+
+
+def _alpha_rule(S, pq):
+    """After ``q = A p``: ``alpha = r.z / p.q``; stop on NaN/Inf or ``p.q <= 0``."""
+    if S[STATUS] != RUNNING:
+        return
+    if not math.isfinite(pq):
+        S[STATUS] = NANORINF
+    elif pq <= 0.0:
+        S[STATUS] = INDEFINITE_MAT
+    else:
+        S[ALPHA] = S[RZ] / pq
+
+
+def _record_plain_rule(S, rr):
+    """After the update, without a preconditioner (``z = r``): record ``||r||``; ``beta = r.r / r.r_old``."""
+    if S[STATUS] != RUNNING:
+        return
+    record_residual(S, rr)
+    S[BETA] = rr / S[RZ]
+    S[RZ] = rr
+
+
+def _beta_rule(S, rz):
+    """After ``z = M^-1 r``: ``beta = r.z / r.z_old``; stop when ``r.z`` is NaN, negative or zero."""
+    if S[STATUS] != RUNNING:
+        return
+    code = rz_status(rz)
+    if code != RUNNING:
+        S[STATUS] = code
+    else:
+        S[BETA] = rz / S[RZ]
+        S[RZ] = rz
 
 
 def cg(
@@ -29,6 +85,7 @@ def cg(
     maxiter: int | None = None,
     M: Any = None,
     callback: Callable[[np.ndarray], None] | None = None,
+    check_every: int | None = None,
 ) -> SolveResult:
     """Solve ``A x = b`` for symmetric positive definite ``A`` by (P)CG.
 
@@ -40,9 +97,15 @@ def cg(
     restarts from it (at most ``MAX_RESIDUAL_REPLACEMENTS`` times, then the
     solve reports ``DIVERGED_STAGNATION``).
 
+    On device data (an :class:`itersolve.cuda.DeviceCSR` ``A`` and device
+    vectors) the same loop runs on the GPU: the step lengths and the checks
+    stay on the device, and the host reads the loop state back (one small
+    copy) every ``check_every`` iterations; a loop that stops in between
+    freezes on the device, so the result does not depend on ``check_every``.
+
     Parameters
     ----------
-    A : sparse matrix, ndarray, LinearOperator or SparseOperator
+    A : sparse matrix, ndarray, LinearOperator, SparseOperator or DeviceCSR
         Symmetric positive definite matrix of size n.
     b : array_like, shape (n,)
         Right-hand side.
@@ -55,7 +118,11 @@ def cg(
     M : Preconditioner, sparse matrix, LinearOperator or callable, optional
         Approximates A⁻¹; must be symmetric positive definite.
     callback : callable, optional
-        Called as ``callback(xk)`` once per iteration.
+        Called as ``callback(xk)`` once per iteration (on the device: with
+        the device array, and the state is read back every iteration).
+    check_every : int, optional
+        Device solves only: iterations between two reads of the loop state
+        (default 1). Ignored on the CPU.
 
     Returns
     -------
@@ -76,17 +143,19 @@ def cg(
     >>> bool(np.allclose(res.x, 1.0, atol=1e-6))
     True
     """
-    problem = prepare(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter, matrix_free=True)
+    problem = prepare(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter, matrix_free=True, check_every=check_every)
+    B = problem.backend
     op, bvec, x, target = problem.op, problem.b, problem.x, problem.target
-    precond = as_preconditioner(M, problem.n)
-    r = np.empty_like(bvec)
-    q = np.empty_like(bvec)
-    z = r if precond is None else np.empty_like(bvec)
+    precond = as_preconditioner(M, problem.n, B, problem.dtype)
+    r = B.empty_like(bvec)
+    q = B.empty_like(bvec)
+    z = r if precond is None else B.empty_like(bvec)
+    p = B.empty_like(bvec)
     t_loop = time.perf_counter()
 
     rr = op.residual(x, bvec, r)
     history = [math.sqrt(rr)]
-    reason = Reason.DIVERGED_MAXITER
+    reason = None
     replacements = 0
     k = 0
     if not math.isfinite(rr):
@@ -94,42 +163,49 @@ def cg(
     elif math.sqrt(rr) <= target:
         reason = Reason.CONVERGED_RTOL
     else:
-        rz, reason = _precondition(precond, r, z, rr)
-        p = z.copy()
-        while reason is None and k < problem.maxiter:
-            pq = op.matvec_dot(p, q)
-            if not math.isfinite(pq):
-                reason = Reason.DIVERGED_NANORINF
-                break
-            if pq <= 0.0:
-                reason = Reason.DIVERGED_INDEFINITE_MAT
-                break
-            rr = blas.cg_update(x, r, p, q, rz / pq)
-            k += 1
-            if callback is not None:
+        rz, reason = _precondition(B, precond, r, z, rr)
+        if reason is None:
+            B.copy(z, p)
+        steps = problem.steps(callback)
+        S = new_state(B, steps, target=target, rz=rz)
+        monitor = Monitor(B, S, history)
+        record = _record_plain_rule if precond is None else record_residual
+        restart = True  # p = z is set: the first iteration skips the direction update
+        maxiter = problem.maxiter
+        while reason is None and k < maxiter:
+            for _ in range(min(steps, maxiter - k)):
+                if not restart:
+                    if precond is not None:
+                        precond.apply(r, out=z)
+                        B.s_dot(r, z, S, _beta_rule)
+                    B.s_xpay(z, _BETA, p, S)  # p = z + beta p
+                restart = False
+                B.s_matvec_dot(op, p, q, S, _alpha_rule)  # q = A p; alpha = r.z / p.q
+                B.s_cg_update(x, r, p, q, _ALPHA, S, record)  # x += alpha p; r -= alpha q; ||r||
+            status, new = monitor.poll()
+            k += new
+            if callback is not None and new:
                 callback(x)
-            history.append(math.sqrt(rr))
-            if not math.isfinite(rr):
-                reason = Reason.DIVERGED_NANORINF
-                break
-            if math.sqrt(rr) <= target:
-                rr = op.residual(x, bvec, r)
-                history[-1] = math.sqrt(rr)
-                if math.sqrt(rr) <= target:
-                    reason = Reason.CONVERGED_RTOL
-                    break
-                replacements += 1
-                if replacements > MAX_RESIDUAL_REPLACEMENTS:
-                    reason = Reason.DIVERGED_STAGNATION
-                    break
-                rz, reason = _precondition(precond, r, z, rr)
-                if reason is None:
-                    p[:] = z
+            if status == RUNNING:
                 continue
-            rz_new, reason = _precondition(precond, r, z, rr)
+            if status != MET_TARGET:
+                reason = REASONS[status]
+                break
+            # the recursive residual met the target: confirm with the true one
+            rr = op.residual(x, bvec, r)
+            history[-1] = math.sqrt(rr)
+            if math.sqrt(rr) <= target:
+                reason = Reason.CONVERGED_RTOL
+                break
+            replacements += 1
+            if replacements > MAX_RESIDUAL_REPLACEMENTS:
+                reason = Reason.DIVERGED_STAGNATION
+                break
+            rz, reason = _precondition(B, precond, r, z, rr)
             if reason is None:
-                blas.xpay(z, rz_new / rz, p)
-                rz = rz_new
+                B.copy(z, p)
+                B.set_state(S, {STATUS: RUNNING, RZ: rz})
+                restart = True
         if reason is None:
             reason = Reason.DIVERGED_MAXITER
     return finish(
@@ -143,16 +219,11 @@ def cg(
     )
 
 
-def _precondition(precond: Any, r: np.ndarray, z: np.ndarray, rr: float) -> tuple[float, Reason | None]:
-    """z = M⁻¹r and rᵀz, with the failure it reveals (None when fine)."""
+def _precondition(B: Any, precond: Any, r: Any, z: Any, rr: float) -> tuple[float, Reason | None]:
+    """z = M⁻¹r and rᵀz on the host, with the failure it reveals (None when fine)."""
     if precond is None:
         return rr, None
     precond.apply(r, out=z)
-    rz = blas.dot(r, z)
-    if not math.isfinite(rz):
-        return rz, Reason.DIVERGED_NANORINF
-    if rz < 0.0:
-        return rz, Reason.DIVERGED_INDEFINITE_PC
-    if rz == 0.0:
-        return rz, Reason.DIVERGED_BREAKDOWN
-    return rz, None
+    rz = B.dot(r, z)
+    code = rz_status(rz)
+    return rz, (None if code == RUNNING else REASONS[int(code)])

@@ -74,7 +74,9 @@ def solve(
         A name among ``"jacobi"``, ``"ssor"``, ``"ic0"``, ``"ilu0"``,
         ``"amg"``, ``"chebyshev"`` (built here, its construction counted in
         ``setup_time``), or any preconditioner object. Only for ``cg`` and
-        ``chebyshev``.
+        ``chebyshev``. With device data the named preconditioner is built on
+        the host and moved to the device (``"jacobi"``, ``"ic0"``, ``"ilu0"``;
+        ``"ssor"`` needs ``M_options={"colored": True}``).
     M_options : dict, optional
         Keyword arguments for a preconditioner given by name, e.g.
         ``{"omega": 1.5}`` for ``"ssor"`` or ``{"kind": "rs"}`` for ``"amg"``.
@@ -99,7 +101,14 @@ def solve(
     if M_options and not isinstance(M, str):
         raise ValueError("M_options is only for a preconditioner given by name")
     t0 = time.perf_counter()
-    if isinstance(M, str):
+    if isinstance(M, str) and sparse.on_device(A):
+        # device data: build on the host from the matrix's host copy, then move it over
+        from ..cuda import to_device
+        from ..cuda.operator import as_device_operator
+
+        A = as_device_operator(A)
+        M = to_device(make_preconditioner(M, A.csr, **(M_options or {})))
+    elif isinstance(M, str):
         csr = A.csr if isinstance(A, SparseOperator) else sparse.as_csr(A)
         M = make_preconditioner(M, csr, **(M_options or {}))
         A = csr

@@ -50,8 +50,11 @@ class SolveResult:
 
     Attributes
     ----------
-    x : ndarray
-        The final iterate (never the caller's ``x0`` array itself).
+    x : ndarray or device array
+        The final iterate (never the caller's ``x0`` array itself). A solve on
+        device arrays leaves it on the device (a Numba device array, usable
+        from CuPy or PyTorch without a copy through
+        ``__cuda_array_interface__``); :attr:`x_host` copies it to NumPy.
     converged : bool
         True only when the *true* residual ‖b − Ax‖₂ meets
         ``max(rtol·‖b‖₂, atol)``.
@@ -98,6 +101,12 @@ class SolveResult:
         if self.reason == Reason.DIVERGED_MAXITER:
             return max(self.iterations, 1)
         return -1
+
+    @property
+    def x_host(self) -> np.ndarray:
+        """``x`` as a NumPy array: copied from the device after a device solve, ``x`` itself otherwise."""
+        copy_to_host = getattr(self.x, "copy_to_host", None)
+        return copy_to_host() if copy_to_host is not None else np.asarray(self.x)
 
     @property
     def total_time(self) -> float:

@@ -12,12 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from ..kernels import blas
-
 __all__ = ["extreme_eigenvalues"]
 
 
-def extreme_eigenvalues(op: Any, precond: Any = None, *, steps: int = 20, seed: int = 0) -> tuple[float, float]:
+def extreme_eigenvalues(op: Any, precond: Any = None, *, steps: int = 20, seed: int = 0,
+                        backend: Any = None) -> tuple[float, float]:
     """Ritz estimates ``(λ_min, λ_max)`` of ``M⁻¹A`` (of ``A`` when ``precond`` is None).
 
     Ritz values lie inside the spectrum: ``λ_max`` is approached from below
@@ -26,14 +25,17 @@ def extreme_eigenvalues(op: Any, precond: Any = None, *, steps: int = 20, seed: 
 
     Parameters
     ----------
-    op : SparseOperator or LinearOperatorAdapter
+    op : SparseOperator, LinearOperatorAdapter or DeviceCSR
         The matrix, through its ``matvec_dot``.
     precond : object with ``apply(r, out)``, optional
         The preconditioner.
     steps : int
         Lanczos steps (CG iterations).
     seed : int
-        Seed of the random start vector.
+        Seed of the random start vector (drawn on the host, so a device run
+        starts from the same vector).
+    backend : backend namespace, optional
+        Where the vectors live; by default the operator's.
 
     Raises
     ------
@@ -49,16 +51,20 @@ def extreme_eigenvalues(op: Any, precond: Any = None, *, steps: int = 20, seed: 
     >>> round(hi, 3), round(lo, 3)   # exact: 2 ± 2 cos(π/31)
     (3.99, 0.01)
     """
+    from ._driver import backend_of
+
+    B = backend_of(op) if backend is None else backend
     n = op.shape[0]
     rng = np.random.default_rng(seed)
-    r = rng.standard_normal(n).astype(op.dtype)
-    x = np.zeros_like(r)
-    q = np.empty_like(r)
-    z = r if precond is None else np.empty_like(r)
+    r = B.from_host(rng.standard_normal(n).astype(op.dtype))
+    x = B.zeros_like(r)
+    q = B.empty_like(r)
+    z = r if precond is None else B.empty_like(r)
     if precond is not None:
         precond.apply(r, out=z)
-    rz = blas.dot(r, z)
-    p = z.copy()
+    rz = B.dot(r, z)
+    p = B.empty_like(r)
+    B.copy(z, p)
     alphas: list[float] = []
     betas: list[float] = []
     for _ in range(min(steps, n)):
@@ -66,18 +72,18 @@ def extreme_eigenvalues(op: Any, precond: Any = None, *, steps: int = 20, seed: 
         if not pq > 0.0 or not rz > 0.0:
             raise ValueError("M⁻¹A is not positive definite (Lanczos met pᵀAp ≤ 0 or rᵀM⁻¹r ≤ 0)")
         alpha = rz / pq
-        rr = blas.cg_update(x, r, p, q, alpha)
+        rr = B.cg_update(x, r, p, q, alpha)
         alphas.append(alpha)
         if precond is not None:
             precond.apply(r, out=z)
-            rz_new = blas.dot(r, z)
+            rz_new = B.dot(r, z)
         else:
             rz_new = rr
         if rz_new <= 1e-30 * rz or not math.isfinite(rz_new):
             break  # invariant subspace found: the Ritz values are exact
         beta = rz_new / rz
         betas.append(beta)
-        blas.xpay(z, beta, p)
+        B.xpay(z, beta, p)
         rz = rz_new
     m = len(alphas)
     diag = np.empty(m)

@@ -3,6 +3,10 @@
 One loop serves all four; they differ only in the sweep applied to ``x``.
 The true residual is computed after every sweep, so ``residuals`` is the true
 history and the iteration count is exact.
+
+On device data the loop runs on the GPU (Jacobi, and SOR / Gauss-Seidel /
+SSOR in multicolour order: natural-order SOR is sequential and has no device
+kernel); the host reads the loop state every ``check_every`` iterations.
 """
 
 from __future__ import annotations
@@ -14,21 +18,23 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import sparse
-from ..kernels import coloring, sweeps
 from ._driver import Problem, finish, prepare
+from ._state import MET_TARGET, REASONS, RUNNING, Monitor, new_state, record_residual
 from .result import Reason, SolveResult
 
 __all__ = ["jacobi", "gauss_seidel", "sor", "ssor"]
 
-Sweep = Callable[[np.ndarray, np.ndarray], None]
+#: ``sweep(x, r, S)``: one relaxation sweep on ``x`` (``r`` holds ``b - A x``), nothing once ``S`` stopped.
+Sweep = Callable[[Any, Any, Any], None]
 
 _ORDERINGS = ("natural", "multicolor")
 
 
 def _run(problem: Problem, sweep: Sweep, callback: Callable | None, dtol: float, details: dict) -> SolveResult:
-    """The shared loop: sweep, callback, true residual, checks."""
+    """The shared loop: sweep, true residual and checks (on the backend), callback."""
+    B = problem.backend
     op, bvec, x, target = problem.op, problem.b, problem.x, problem.target
-    r = np.empty_like(bvec)
+    r = B.empty_like(bvec)
     t_loop = time.perf_counter()
     rnorm = math.sqrt(op.residual(x, bvec, r))
     r0 = rnorm
@@ -39,19 +45,22 @@ def _run(problem: Problem, sweep: Sweep, callback: Callable | None, dtol: float,
         reason = Reason.DIVERGED_NANORINF
     elif rnorm <= target:
         reason = Reason.CONVERGED_RTOL
+    else:
+        steps = problem.steps(callback)
+        S = new_state(B, steps, target=target, dtol=dtol * r0)
+        monitor = Monitor(B, S, history)
     while reason is None and k < problem.maxiter:
-        sweep(x, r)
-        k += 1
-        if callback is not None:
+        for _ in range(min(steps, problem.maxiter - k)):
+            sweep(x, r, S)
+            B.s_residual(op, x, bvec, r, S, record_residual)
+        status, new = monitor.poll()
+        k += new
+        if callback is not None and new:
             callback(x)
-        rnorm = math.sqrt(op.residual(x, bvec, r))
-        history.append(rnorm)
-        if not math.isfinite(rnorm):
-            reason = Reason.DIVERGED_NANORINF
-        elif rnorm <= target:
+        if status == MET_TARGET:
             reason = Reason.CONVERGED_RTOL
-        elif rnorm > dtol * r0:
-            reason = Reason.DIVERGED_DTOL
+        elif status != RUNNING:
+            reason = REASONS[status]
     return finish(problem, x, reason or Reason.DIVERGED_MAXITER, k, history, t_loop, details=details)
 
 
@@ -65,31 +74,38 @@ def _check_omega(omega: float, upper: float | None) -> float:
     return omega
 
 
-def _sor_sweeper(problem: Problem, omega: float, ordering: str, symmetric: bool) -> tuple[Sweep, dict]:
+def _sor_sweeper(problem: Problem, omega: float, ordering: str | None, symmetric: bool) -> tuple[Sweep, dict]:
     """Build the SOR (or SSOR) sweep for the chosen row ordering."""
+    B = problem.backend
+    if ordering is None:
+        ordering = "multicolor" if B.on_device else "natural"
     if ordering not in _ORDERINGS:
         raise ValueError(f"ordering must be one of {_ORDERINGS}, got {ordering!r}")
+    if ordering == "natural" and B.on_device:
+        raise ValueError(
+            "ordering='natural' SOR is sequential (each row waits for the one before it) and has no GPU kernel; "
+            "on the device use ordering='multicolor' (the default there)"
+        )
     A = problem.csr
-    diag = sparse.diagonal(A)
-    indptr, indices, data, b = A.indptr, A.indices, A.data, problem.b
+    op, b = problem.op, problem.b
+    diag = B.from_host(sparse.diagonal(A))
     w = A.dtype.type(omega)
     if ordering == "natural":
 
-        def sweep(x: np.ndarray, _r: np.ndarray) -> None:
-            sweeps.sor_forward(indptr, indices, data, diag, x, b, w)
+        def sweep(x: Any, _r: Any, S: Any) -> None:
+            B.sor_forward(op, diag, x, b, w, S)
             if symmetric:
-                sweeps.sor_backward(indptr, indices, data, diag, x, b, w)
+                B.sor_backward(op, diag, x, b, w, S)
 
         return sweep, {"omega": omega, "ordering": ordering}
-    colors = coloring.greedy_coloring(indptr, indices)
-    color_ptr, color_rows = coloring.color_partition(colors)
+    colors = B.color_partition(op)
 
-    def colored_sweep(x: np.ndarray, _r: np.ndarray) -> None:
-        sweeps.sor_colored(indptr, indices, data, diag, x, b, w, color_ptr, color_rows, False)
+    def colored_sweep(x: Any, _r: Any, S: Any) -> None:
+        B.sor_colored(op, diag, x, b, w, colors, False, S)
         if symmetric:
-            sweeps.sor_colored(indptr, indices, data, diag, x, b, w, color_ptr, color_rows, True)
+            B.sor_colored(op, diag, x, b, w, colors, True, S)
 
-    return colored_sweep, {"omega": omega, "ordering": ordering, "colors": int(color_ptr.shape[0] - 1)}
+    return colored_sweep, {"omega": omega, "ordering": ordering, "colors": int(len(colors[0]) - 1)}
 
 
 def jacobi(
@@ -103,12 +119,13 @@ def jacobi(
     omega: float = 1.0,
     callback: Callable[[np.ndarray], None] | None = None,
     dtol: float = 1e5,
+    check_every: int | None = None,
 ) -> SolveResult:
     """Weighted Jacobi iteration ``x ← x + ω D⁻¹(b − Ax)``.
 
     Parameters
     ----------
-    A : sparse matrix or ndarray
+    A : sparse matrix, ndarray or DeviceCSR
         Square matrix with a nonzero diagonal.
     b, x0, rtol, atol, maxiter, callback
         As in :func:`itersolve.cg`.
@@ -117,6 +134,9 @@ def jacobi(
     dtol : float
         Stop with ``DIVERGED_DTOL`` once ‖r‖ exceeds ``dtol`` times its
         initial value.
+    check_every : int, optional
+        Device solves only: iterations between two reads of the loop state
+        (default 1; see :func:`itersolve.cg`). Ignored on the CPU.
 
     Examples
     --------
@@ -127,14 +147,14 @@ def jacobi(
     (True, True)
     """
     omega = _check_omega(omega, None)
-    problem = prepare(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter)
-    scaled_inverse_diagonal = (omega / sparse.diagonal(problem.csr)).astype(problem.dtype)
-    update = np.empty_like(problem.b)
+    problem = prepare(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter, check_every=check_every)
+    B = problem.backend
+    scaled_inverse_diagonal = B.from_host((omega / sparse.diagonal(problem.csr)).astype(problem.dtype))
+    update = B.empty_like(problem.b)
 
-    def sweep(x: np.ndarray, r: np.ndarray) -> None:
+    def sweep(x: Any, r: Any, S: Any) -> None:
         # r holds b - A x for the current x: the loop computed it last
-        np.multiply(scaled_inverse_diagonal, r, out=update)
-        x += update
+        B.s_diag_axpy(scaled_inverse_diagonal, r, x, S, update)
 
     return _run(problem, sweep, callback, dtol, {"omega": omega})
 
@@ -148,9 +168,10 @@ def sor(
     atol: float = 0.0,
     maxiter: int | None = None,
     omega: float = 1.0,
-    ordering: str = "natural",
+    ordering: str | None = None,
     callback: Callable[[np.ndarray], None] | None = None,
     dtol: float = 1e5,
+    check_every: int | None = None,
 ) -> SolveResult:
     """Successive over-relaxation, one forward sweep per iteration.
 
@@ -161,12 +182,14 @@ def sor(
         and 0 < ω < 2).
     omega : float
         Relaxation factor in (0, 2).
-    ordering : {"natural", "multicolor"}
+    ordering : {"natural", "multicolor"}, optional
         Row order of the sweep. ``"multicolor"`` colours the matrix graph
         greedily (red–black for 5- and 7-point stencils) and relaxes each
         colour in parallel; its iteration counts differ from the natural
-        order's.
-    b, x0, rtol, atol, maxiter, callback, dtol
+        order's. Default: ``"natural"`` on the CPU, ``"multicolor"`` on the
+        device -- natural-order SOR is sequential and the device refuses it
+        (``ValueError``).
+    b, x0, rtol, atol, maxiter, callback, dtol, check_every
         As in :func:`jacobi`.
 
     Examples
@@ -180,7 +203,7 @@ def sor(
     True
     """
     omega = _check_omega(omega, 2.0)
-    problem = prepare(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter)
+    problem = prepare(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter, check_every=check_every)
     sweep, details = _sor_sweeper(problem, omega, ordering, symmetric=False)
     return _run(problem, sweep, callback, dtol, details)
 
@@ -193,9 +216,10 @@ def gauss_seidel(
     rtol: float = 1e-5,
     atol: float = 0.0,
     maxiter: int | None = None,
-    ordering: str = "natural",
+    ordering: str | None = None,
     callback: Callable[[np.ndarray], None] | None = None,
     dtol: float = 1e5,
+    check_every: int | None = None,
 ) -> SolveResult:
     """Gauss–Seidel: :func:`sor` with ω = 1.
 
@@ -207,7 +231,7 @@ def gauss_seidel(
     True
     """
     return sor(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter, omega=1.0, ordering=ordering,
-               callback=callback, dtol=dtol)
+               callback=callback, dtol=dtol, check_every=check_every)
 
 
 def ssor(
@@ -219,9 +243,10 @@ def ssor(
     atol: float = 0.0,
     maxiter: int | None = None,
     omega: float = 1.0,
-    ordering: str = "natural",
+    ordering: str | None = None,
     callback: Callable[[np.ndarray], None] | None = None,
     dtol: float = 1e5,
+    check_every: int | None = None,
 ) -> SolveResult:
     """Symmetric SOR: a forward then a backward sweep per iteration.
 
@@ -237,6 +262,6 @@ def ssor(
     True
     """
     omega = _check_omega(omega, 2.0)
-    problem = prepare(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter)
+    problem = prepare(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter, check_every=check_every)
     sweep, details = _sor_sweeper(problem, omega, ordering, symmetric=True)
     return _run(problem, sweep, callback, dtol, details)
