@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     size = bench.add_mutually_exclusive_group()
     size.add_argument("--quick", dest="full", action="store_false", help="small sizes, under 5 minutes (default)")
     size.add_argument("--full", dest="full", action="store_true", help="the full problem sizes")
+    bench.set_defaults(full=False)  # --quick is the default, as its help says
     bench.add_argument("--matrix", metavar="FILE.mtx", help="benchmark a Matrix Market file instead of the built-ins")
     bench.add_argument("--out", metavar="DIR", default="bench-results", help="where JSON and PNG go")
     bench.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
