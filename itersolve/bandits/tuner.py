@@ -29,6 +29,12 @@ Costs and losses
     ``maxiter`` iterations, ``setup + maxiter * solve_time / max(iterations,
     1)`` (and at least ten times that first solve's cost): the analogue of
     the iteration cap, so a solve that runs to the cap has loss about 1.
+    With ``time_model=True`` (the default) the cost is the *denoised* wall
+    time ``median(setup times) + iterations × median(times per
+    iteration)`` over this arm's solves so far: the iteration count is
+    exact, and the medians discard the spikes a busy machine puts into
+    single timings, which would otherwise mislead the policy for good.
+    ``history["time"]`` keeps the raw timings.
 
 A failed solve -- not converged within ``maxiter``, a breakdown, an
 indefinite preconditioner, or an exception raised while building the
@@ -312,6 +318,10 @@ class OnlineTuner:
     time_cap : float, optional
         Seconds that map to loss 1 when ``cost="time"``; by default set at the
         first successful solve (module docstring).
+    time_model : bool
+        With ``cost="time"``, learn from the denoised time (median setup +
+        iterations × median time per iteration of the arm) rather than from
+        the raw timing of each solve.
     policy_options : dict, optional
         Extra keyword arguments of the policy constructor.
 
@@ -368,6 +378,7 @@ class OnlineTuner:
         atol: float = 0.0,
         maxiter: int = 10_000,
         time_cap: float | None = None,
+        time_model: bool = True,
         policy_options: Mapping[str, Any] | None = None,
     ) -> None:
         if configs is not None:
@@ -379,6 +390,7 @@ class OnlineTuner:
             self.method = _METHOD_ALIASES.get(str(method).strip().lower(), str(method))
             self.configs = omega_configs(method, DEFAULT_OMEGAS if omegas is None else omegas)
         self.labels = [config_label(c) for c in self.configs]
+        self._reserved = frozenset(_RESERVED) | {k for c in self.configs for k in c}
         self.omegas = np.array([_config_omega(c) for c in self.configs])
         K = len(self.configs)
         if arm_values is None:
@@ -397,6 +409,9 @@ class OnlineTuner:
         if time_cap is not None and not (isinstance(time_cap, numbers.Real) and math.isfinite(time_cap) and time_cap > 0):
             raise ValueError(f"time_cap must be a positive number of seconds, got {time_cap!r}")
         self.time_cap = None if time_cap is None else float(time_cap)
+        self.time_model = bool(time_model)
+        self._setups: list[list[float]] = [[] for _ in self.configs]  # per arm, for the time model
+        self._per_iter: list[list[float]] = [[] for _ in self.configs]
         self.context_range = None if context_range is None else (float(context_range[0]), float(context_range[1]))
         if self.context_range is not None and not self.context_range[0] < self.context_range[1]:
             raise ValueError(f"context_range must satisfy lo < hi, got {context_range!r}")
@@ -454,7 +469,7 @@ class OnlineTuner:
         return self.policy
 
     # -- solving -----------------------------------------------------------------
-    def loss_of(self, result: SolveResult, maxiter: int | None = None) -> tuple[float, float]:
+    def loss_of(self, result: SolveResult, maxiter: int | None = None, arm: int | None = None) -> tuple[float, float]:
         """The ``(cost, loss)`` of a solve under this tuner's cost.
 
         Parameters
@@ -462,6 +477,9 @@ class OnlineTuner:
         result : SolveResult
         maxiter : int, optional
             The iteration cap the solve ran under (default ``self.maxiter``).
+        arm : int, optional
+            The arm that ran it; with ``cost="time"`` and ``time_model`` its
+            timings join the arm's medians (module docstring).
 
         Examples
         --------
@@ -477,6 +495,12 @@ class OnlineTuner:
             loss = 1.0 if not result.converged else min(cost, cap) / cap
             return cost, loss
         cost = float(result.total_time)
+        if self.time_model and arm is not None and result.converged:
+            setups, per_iter = self._setups[arm], self._per_iter[arm]
+            setups.append(float(result.setup_time))
+            if result.iterations > 0:
+                per_iter.append(float(result.solve_time) / result.iterations)
+            cost = float(np.median(setups)) + result.iterations * (float(np.median(per_iter)) if per_iter else 0.0)
         if self.time_cap is None and result.converged:
             per_iter = result.solve_time / max(result.iterations, 1)
             self.time_cap = max(result.setup_time + cap * per_iter, 10.0 * cost, 1e-6)
@@ -523,13 +547,15 @@ class OnlineTuner:
         sparse.as_vector(b, n, name="b", copy=False)
         if x0 is not None:
             sparse.as_vector(x0, n, name="x0", copy=False)
-        bad = sorted(set(solver_options) & (set(_RESERVED) | {k for c in self.configs for k in c}))
-        if bad:
-            raise ValueError(f"solver_options may not set {bad}: they belong to the tuned configurations")
         opts = {"rtol": self.rtol, "atol": self.atol, "maxiter": self.maxiter}
-        opts.update(solver_options)
-        rtol, atol, maxiter = sparse.check_tolerances(opts["rtol"], opts["atol"], opts["maxiter"], self.maxiter)
-        opts.update(rtol=rtol, atol=atol, maxiter=maxiter)
+        maxiter = self.maxiter
+        if solver_options:
+            bad = sorted(set(solver_options) & self._reserved)
+            if bad:
+                raise ValueError(f"solver_options may not set {bad}: they belong to the tuned configurations")
+            opts.update(solver_options)
+            rtol, atol, maxiter = sparse.check_tolerances(opts["rtol"], opts["atol"], opts["maxiter"], self.maxiter)
+            opts.update(rtol=rtol, atol=atol, maxiter=maxiter)
 
         policy = self._ensure_policy(context)
         ctx = context if self._contextual else None
@@ -547,7 +573,7 @@ class OnlineTuner:
             self._warned.add(err)
             warnings.warn(f"configuration {self.labels[arm]!r} failed ({err}); counted as loss 1", RuntimeWarning, stacklevel=2)
 
-        cost, loss = self.loss_of(result, maxiter)
+        cost, loss = self.loss_of(result, maxiter, arm)
         t0 = time.perf_counter()
         policy.update(arm, loss, ctx)
         overhead = t_select + time.perf_counter() - t0

@@ -27,7 +27,12 @@ Two more measurements: the overhead of :class:`OnlineTuner` (the policy's
 select + update time over the solvers' wall time) on a closed-loop heat
 simulation with nx = 50, and a joint (preconditioner, parameter) tuner with
 wall time as the loss against the best fixed configuration (heat nx = 100 in
-``--full``; nx = 50 and fewer steps in quick mode).
+``--full``; nx = 50 and fewer steps in quick mode), learning from the
+denoised wall time of :class:`OnlineTuner` (``time_model``) with κ as context
+(without it, the costs' swing with κ confounds the comparison of the
+configurations). Wall-time ratios on a busy machine vary by ±10-20 % from run
+to run; ``ratio_table`` judges the tuner's choices with the same timings
+as the best fixed configuration.
 
 ``run`` prints a table, writes ``bandits.json`` and PNG plots (cumulative
 cost per instance, chosen ω over t, cost against ω for a few systems).
@@ -306,7 +311,7 @@ def run(
     ----------
     quick : bool
         Quick mode: ``T = 1000`` steps for every sequence, heat nx = 25, 50,
-        the configuration tuner on nx = 50 for 200 steps. Full mode: the
+        the configuration tuner on nx = 50 for 600 steps. Full mode: the
         paper's ``T = 5000``, heat nx = 25, 50, 100, the configuration tuner
         on nx = 100 for 1000 steps.
     out_dir : str, optional
@@ -329,7 +334,7 @@ def run(
         (``heat_T`` steps; default 50 quick, (50, 100) full). The target
         is judged on the first.
     configs_nx, configs_T : int, optional
-        Grid and steps of the configuration-tuner case (default 50 and 200
+        Grid and steps of the configuration-tuner case (default 50 and 600
         quick, 100 and 1000 full).
     cache_dir : str, optional
         Store the cost tables there (``.npz``) and reuse them on later runs.
@@ -415,7 +420,7 @@ def run(
             results["overhead_more"] = cases[1:]
     # ---- joint (preconditioner, parameter) tuner with wall-time loss
     if configs_case:
-        nx_c, T_c = (50, 200) if quick else (100, 1000)
+        nx_c, T_c = (50, 600) if quick else (100, 1000)
         nx_c = int(configs_nx) if configs_nx is not None else nx_c
         T_c = int(configs_T) if configs_T is not None else T_c
         results["configs"] = _configs_case(nx_c, T_c, seeds[0], cache, progress)
@@ -592,7 +597,8 @@ def _targets(results: dict) -> list[dict]:
         o = results["overhead"]
         out.append({"target": f"tuner overhead < 1% of solve time (heat nx={o['nx']}, closed loop, T={o['T']})",
                     "ratio": o["overhead_fraction"], "met": o["overhead_fraction"] < 0.01,
-                    "ratio_excluding_first_call": o["overhead_fraction_excluding_first"]})
+                    "ratio_excluding_first_call": o["overhead_fraction_excluding_first"],
+                    "do_nothing_policy": o["floor_fraction"]})
     if "configs" in results:
         c = results["configs"]
         out.append({"target": f"joint (preconditioner, parameter) tuner <= 1.10 x best fixed configuration (heat nx={c['nx']}, wall time)",
@@ -633,10 +639,11 @@ def _print_tables(results: dict) -> None:
         print(f"\nconfiguration tuner (heat nx={c['nx']}, T={c['T']}, wall time): tuner {c['tuner_seconds_live']:.2f} s, "
               f"best fixed {c['best_fixed']} {c['best_fixed_seconds_live']:.2f} s -> ratio {c['ratio_live']:.3f} "
               f"(table-timed {c['ratio_table']:.3f})")
-    print("\ntargets:")
+    print("\ntargets (T = 5000 as in the paper: 'at paper T' yes; quick mode's shorter runs are not comparable):")
     print(format_table(
-        [{"target": t["target"], "ratio": t["ratio"], "met": "yes" if t["met"] else "NO"} for t in results["targets"]],
-        [("target", "target", "s"), ("ratio", "ratio", ".3f"), ("met", "met", "s")],
+        [{"target": t["target"], "ratio": t["ratio"], "met": "yes" if t["met"] else "NO",
+          "paper T": {True: "yes", False: "no"}.get(t.get("comparable"), "-")} for t in results["targets"]],
+        [("target", "target", "s"), ("ratio", "ratio", ".3f"), ("met", "met", "s"), ("paper T", "at paper T", "s")],
     ))
     print(f"\nruntime {results['runtime_seconds']:.0f} s")
 

@@ -125,9 +125,18 @@ def test_configs_with_every_preconditioner_and_time_cost() -> None:
         assert res.converged and np.linalg.norm(b - A @ res.x) <= 1e-8 * np.linalg.norm(b)
     h = tuner.history
     assert tuner.time_cap is not None and tuner.time_cap > h["time"].max()
-    np.testing.assert_allclose(h["cost"], h["time"])
-    np.testing.assert_allclose(h["loss"], h["time"] / tuner.time_cap)
+    np.testing.assert_allclose(h["loss"], h["cost"] / tuner.time_cap)
     assert set(h["arm"].tolist()) == {0, 1, 2, 3}  # every configuration was tried
+    # the denoised time: median setup + iterations x median time per iteration of the arm so far
+    for t in range(h.size):
+        mine = h[: t + 1][h["arm"][: t + 1] == h["arm"][t]]
+        expect = np.median(mine["setup_time"]) + h["iterations"][t] * np.median(mine["solve_time"] / mine["iterations"])
+        assert h["cost"][t] == pytest.approx(expect)
+    first = [int(np.flatnonzero(h["arm"] == a)[0]) for a in range(4)]
+    np.testing.assert_allclose(h["cost"][first], h["time"][first])  # a first solve is its own median
+    raw = OnlineTuner(configs=configs, cost="time", policy="ucb1", seed=0, time_model=False)
+    raw.solve(A, b)
+    assert raw.history["cost"][0] == raw.history["time"][0]
 
 
 def test_determinism_by_seed(seq) -> None:

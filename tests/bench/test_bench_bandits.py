@@ -18,7 +18,7 @@ def test_bandits_suite_tiny(tmp_path, capsys) -> None:
         configs_nx=10, configs_T=10, cache_dir=str(tmp_path / "cache"), progress=False,
     )
     out = capsys.readouterr().out
-    assert "targets:" in out and "gp-thompson-cb" in out
+    assert "targets (" in out and "gp-thompson-cb" in out
     data = json.loads((tmp_path / "bandits.json").read_text())
     assert set(data["sequences"]) == {"sl-high", "sl-low", "heat-10"}
     for key, ev in data["sequences"].items():
