@@ -19,7 +19,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -201,7 +201,64 @@ class SSOR(Preconditioner):
 # ------------------------------------------------------------------- IC(0)
 
 
-class IC0(Preconditioner):
+class _ShiftedFactorization(Preconditioner):
+    """Shared by IC0 and ILU0: the constructor and the Manteuffel shift retries.
+
+    A factorisation that meets a bad pivot is retried on A + α·diag(A) with
+    α = shift, 2·shift, 4·shift … (at most ``max_shifts`` times); the α that
+    worked is kept in ``shift_used``.
+    """
+
+    _label = ""
+    _pivot = ""  # what a bad pivot is called in messages
+    _no_shift_hint = ""
+
+    def __init__(
+        self,
+        A: Any,
+        *,
+        shift: float = 0.0,
+        max_shifts: int = 10,
+        dtype: np.dtype | type | None = None,
+    ) -> None:
+        _check_shift(shift, max_shifts)
+        self.shift = float(shift)
+        self.max_shifts = int(max_shifts)
+        super().__init__(A, dtype=dtype)
+
+    def _hopeless(self, row: int, a_ii: float) -> str | None:
+        """The message when no diagonal shift can help at ``row``, else None."""
+        raise NotImplementedError
+
+    def _factor_with_shifts(
+        self, factor: Callable[[np.ndarray], tuple[np.ndarray, int]], values: np.ndarray, diag_pos: np.ndarray
+    ) -> np.ndarray:
+        """Run ``factor(values)``, retrying with diagonal shifts on breakdown."""
+        alpha = 0.0
+        tries = 0
+        while True:
+            vals = values
+            if alpha > 0:
+                vals = values.copy()
+                vals[diag_pos] *= 1.0 + alpha
+            out, status = factor(vals)
+            if status < 0:
+                self.shift_used = alpha
+                return out
+            row = int(status)
+            head = f"{self._label} broke down at row {row}: {self._pivot}"
+            hopeless = self._hopeless(row, float(values[diag_pos[row]]))
+            if hopeless is not None:
+                raise ValueError(f"{head}{hopeless}")
+            if self.shift <= 0:
+                raise ValueError(f"{head}{self._no_shift_hint}")
+            if tries >= self.max_shifts:
+                raise ValueError(f"{head} even with diagonal shift alpha = {alpha:g} after {tries} retries")
+            alpha = self.shift if alpha == 0 else 2.0 * alpha
+            tries += 1
+
+
+class IC0(_ShiftedFactorization):
     """Zero-fill incomplete Cholesky, ``M = L L^T`` with ``L`` on the pattern of ``tril(A)``.
 
     Only the lower triangle of ``A`` is read (``A`` is taken to be symmetric).
@@ -255,56 +312,27 @@ class IC0(Preconditioner):
     """
 
     symmetric = True
+    _label = "IC(0)"
+    _pivot = "non-positive pivot"
+    _no_shift_hint = (
+        "; A is not symmetric positive definite or IC(0) does not exist for it. Pass shift=... "
+        "(e.g. shift=1e-3) to retry with Manteuffel diagonal shifting A + alpha*diag(A)"
+    )
 
-    def __init__(
-        self,
-        A: Any,
-        *,
-        shift: float = 0.0,
-        max_shifts: int = 10,
-        dtype: np.dtype | type | None = None,
-    ) -> None:
-        _check_shift(shift, max_shifts)
-        self.shift = float(shift)
-        self.max_shifts = int(max_shifts)
-        super().__init__(A, dtype=dtype)
+    def _hopeless(self, row: int, a_ii: float) -> str | None:
+        if a_ii <= 0:
+            return (
+                f" (A[{row},{row}] = {a_ii:g} <= 0); A is not symmetric positive definite, "
+                "and no diagonal shift can help"
+            )
+        return None
 
     def _setup(self) -> None:
         A = self.A
         indptr, indices, data, rows = _with_diagonal(A)
         lp, li, ld = _lower_part(indptr, indices, data, rows)
         dpos = lp[1:] - 1  # the diagonal is the last entry of each row of tril
-        alpha = 0.0
-        tries = 0
-        while True:
-            vals = ld
-            if alpha > 0:
-                vals = ld.copy()
-                vals[dpos] *= 1.0 + alpha
-            ldata, status = ic0(lp, li, vals)
-            if status < 0:
-                break
-            row = int(status)
-            a_ii = float(ld[dpos[row]])
-            if a_ii <= 0:
-                raise ValueError(
-                    f"IC(0) broke down at row {row}: non-positive pivot (A[{row},{row}] = {a_ii:g} <= 0); "
-                    "A is not symmetric positive definite, and no diagonal shift can help"
-                )
-            if self.shift <= 0:
-                raise ValueError(
-                    f"IC(0) broke down at row {row}: non-positive pivot; A is not symmetric positive "
-                    "definite or IC(0) does not exist for it. Pass shift=... (e.g. shift=1e-3) to retry "
-                    "with Manteuffel diagonal shifting A + alpha*diag(A)"
-                )
-            if tries >= self.max_shifts:
-                raise ValueError(
-                    f"IC(0) broke down at row {row}: non-positive pivot even with diagonal shift "
-                    f"alpha = {alpha:g} after {tries} retries"
-                )
-            alpha = self.shift if alpha == 0 else 2.0 * alpha
-            tries += 1
-        self.shift_used = alpha
+        ldata = self._factor_with_shifts(lambda vals: ic0(lp, li, vals), ld, dpos)
         n = self.n
         self.L = sp.csr_matrix((ldata, li, lp), shape=(n, n))
         self.L.indptr, self.L.indices = lp, li  # keep the index dtype
@@ -326,7 +354,7 @@ class IC0(Preconditioner):
 # ------------------------------------------------------------------ ILU(0)
 
 
-class ILU0(Preconditioner):
+class ILU0(_ShiftedFactorization):
     """Zero-fill incomplete LU, ``M = L U`` on the pattern of ``A``.
 
     ``L`` is unit lower triangular, ``U`` upper triangular; both are stored
@@ -366,48 +394,17 @@ class ILU0(Preconditioner):
     """
 
     symmetric = False
+    _label = "ILU(0)"
+    _pivot = "zero pivot"
+    _no_shift_hint = "; pass shift=... (e.g. shift=1e-3) to retry with a diagonal shift A + alpha*diag(A)"
 
-    def __init__(
-        self,
-        A: Any,
-        *,
-        shift: float = 0.0,
-        max_shifts: int = 10,
-        dtype: np.dtype | type | None = None,
-    ) -> None:
-        _check_shift(shift, max_shifts)
-        self.shift = float(shift)
-        self.max_shifts = int(max_shifts)
-        super().__init__(A, dtype=dtype)
+    def _hopeless(self, row: int, a_ii: float) -> str | None:
+        return "; A has a zero on its diagonal there" if a_ii == 0 else None
 
     def _setup(self) -> None:
         indptr, indices, data, rows = _with_diagonal(self.A)
         diag_ptr = np.flatnonzero(indices == rows)
-        alpha = 0.0
-        tries = 0
-        while True:
-            vals = data
-            if alpha > 0:
-                vals = data.copy()
-                vals[diag_ptr] *= 1.0 + alpha
-            ludata, status = ilu0(indptr, indices, vals, diag_ptr)
-            if status < 0:
-                break
-            row = int(status)
-            if self.shift <= 0 or data[diag_ptr[row]] == 0:
-                hint = (
-                    "A has a zero on its diagonal there"
-                    if data[diag_ptr[row]] == 0
-                    else "pass shift=... (e.g. shift=1e-3) to retry with a diagonal shift A + alpha*diag(A)"
-                )
-                raise ValueError(f"ILU(0) broke down at row {row}: zero pivot; {hint}")
-            if tries >= self.max_shifts:
-                raise ValueError(
-                    f"ILU(0) broke down at row {row}: zero pivot even with diagonal shift alpha = {alpha:g}"
-                )
-            alpha = self.shift if alpha == 0 else 2.0 * alpha
-            tries += 1
-        self.shift_used = alpha
+        ludata = self._factor_with_shifts(lambda vals: ilu0(indptr, indices, vals, diag_ptr), data, diag_ptr)
         n = self.n
         self.LU = sp.csr_matrix((ludata, indices, indptr), shape=(n, n))
         self.LU.indptr, self.LU.indices = indptr, indices
