@@ -16,7 +16,7 @@ $(PY):
 # used rather than a CUDA build pulled in by a looser requirement.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[dev,torch]"
+	$(PY) -m pip install --quiet -e ".[dev,torch,jax]"
 	touch $(STAMP)
 
 venv: $(STAMP)

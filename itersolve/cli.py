@@ -17,7 +17,7 @@ from typing import Sequence
 
 __all__ = ["main", "build_parser"]
 
-SUITES = ("convergence", "perf", "kernels", "solvers", "gnn", "bandits", "cuda")
+SUITES = ("convergence", "perf", "kernels", "solvers", "gnn", "bandits", "dcdm", "stagger", "cuda")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="convergence (default): every method on built-in problems; "
                             "perf: kernels + solvers against their peers; kernels; solvers; "
                             "bandits: bandit-tuned relaxation on the Learning-to-Relax sequences; "
+                            "dcdm: deep conjugate directions on pressure-Poisson systems (torch extra); "
+                            "stagger: NeuralStagger against the numerical flow solver (jax extra); "
                             "cuda: GPU SpMV bandwidth and CG against CuPy (skipped without a GPU)")
     size = bench.add_mutually_exclusive_group()
     size.add_argument("--quick", dest="full", action="store_false", help="small sizes, under 5 minutes (default)")
@@ -46,44 +48,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: ``itersolve train NAME``: the module that defines ``HELP``, ``add_arguments(parser)`` and
+#: ``run(args, command) -> dict``; each is imported when the parser is built, so it imports
+#: only the standard library at module level (its extra is imported by ``run``).
+TRAINERS = {
+    "gnn": "itersolve.preconditioners.gnn.cli",
+    "dcdm": "itersolve.solvers.deep_directions.cli",
+    "stagger": "itersolve.pdes.stagger.cli",
+}
+
+
 def _add_train_parser(sub: argparse._SubParsersAction) -> None:
-    """``itersolve train gnn ...``: the options of :class:`itersolve.preconditioners.gnn.TrainConfig`."""
+    """``itersolve train gnn|dcdm|stagger ...``: each learned part declares its own options."""
+    import importlib
+
     train = sub.add_parser("train", help="train a learned part (needs its extra)")
     what = train.add_subparsers(dest="model", required=True)
-    gnn = what.add_parser("gnn", help="a GNN preconditioner (torch extra); writes safetensors + JSON")
-    gnn.add_argument("--family", default="diffusion2d", choices=("diffusion2d", "anisotropic2d"))
-    gnn.add_argument("--grid", type=int, default=64, help="training grid side (default 64)")
-    gnn.add_argument("--variance", dest="variances", type=float, nargs="+", default=[0.7],
-                     help="variance(s) of log k, cycled over the systems (default 0.7)")
-    gnn.add_argument("--length", type=float, default=0.1, help="correlation length of the random field")
-    gnn.add_argument("--arch", default="precorrector", choices=("precorrector", "neuralif"))
-    gnn.add_argument("--hidden", type=int, default=16)
-    gnn.add_argument("--layers", type=int, default=4)
-    gnn.add_argument("--loss", default="solution", choices=("solution", "frobenius"))
-    gnn.add_argument("--n-train", type=int, default=32)
-    gnn.add_argument("--n-val", type=int, default=4)
-    gnn.add_argument("--rhs", type=int, default=4)
-    gnn.add_argument("--epochs", type=int, default=10)
-    gnn.add_argument("--batch-size", type=int, default=4)
-    gnn.add_argument("--lr", type=float, default=3e-3)
-    gnn.add_argument("--seed", type=int, default=0)
-    gnn.add_argument("--threads", type=int, default=2, help="torch threads")
-    gnn.add_argument("--out", required=True, metavar="FILE.safetensors", help="best checkpoint (+ .json)")
-    gnn.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    for name, module_name in TRAINERS.items():
+        module = importlib.import_module(module_name)
+        module.add_arguments(what.add_parser(name, help=module.HELP))
 
 
 def _train(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import importlib
     import shlex
 
-    from .preconditioners.gnn import TrainConfig, train
-
-    fields = {k: getattr(args, k) for k in TrainConfig.__dataclass_fields__}
-    cfg = TrainConfig(**fields)
-    result = train(cfg, out=args.out, progress=not args.no_progress,
-                   command=shlex.join(["itersolve", *argv]))
-    last = result.history[-1] if result.history else {}
-    print(json.dumps({"out": str(result.path), "best_epoch": result.best_epoch, "seconds": round(result.seconds, 1),
-                      "last": last}, indent=1))
+    module = importlib.import_module(TRAINERS[args.model])
+    summary = module.run(args, command=shlex.join(["itersolve", *argv]))
+    print(json.dumps(summary, indent=1, default=str))
     return 0
 
 

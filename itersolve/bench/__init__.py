@@ -4,7 +4,8 @@ Each suite prints a table and writes JSON (and PNG where it plots) under the
 output directory. ``convergence`` is the main job that ``make bench`` runs;
 ``gnn`` compares the learned GNN preconditioners with IC(0) and AMG (torch extra);
 ``bandits`` is the bandit-tuned relaxation study (:mod:`.bandits`);
-``cuda`` measures the GPU kernels and CG against CuPy (:mod:`.cuda`; skipped without a GPU).
+``dcdm`` (:mod:`.dcdm`, torch extra) and ``stagger`` (:mod:`.stagger`, jax extra) the
+deep-conjugate-direction and NeuralStagger studies; ``cuda`` measures the GPU kernels and CG against CuPy (:mod:`.cuda`; skipped without a GPU).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ __all__ = ["run_suite"]
 
 def run_suite(suite: str, *, full: bool = False, matrix: str | None = None, out_dir: str = "bench-results",
               progress: bool = True, simulator: bool = False) -> dict:
-    """Run one suite by name: convergence, kernels, solvers, perf (= kernels + solvers), gnn, bandits or cuda.
+    """Run one suite by name: convergence, kernels, solvers, perf (= kernels + solvers), gnn, bandits, dcdm, stagger or cuda.
 
     ``simulator`` (cuda suite only) switches the Numba CUDA simulator on and
     runs that suite at toy sizes.
@@ -40,6 +41,15 @@ def run_suite(suite: str, *, full: bool = False, matrix: str | None = None, out_
         from . import gnn
 
         return gnn.run(full, out_dir=out_dir, progress_bar=progress)
+
+    if suite in ("dcdm", "stagger"):
+        if matrix is not None:
+            raise ValueError("--matrix applies to the convergence suite only")
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.{suite}")
+        print(f"== {suite} ==")
+        return {suite: module.run(quick=not full, out_dir=out_dir, progress=progress)}
 
     if suite == "bandits":
         if matrix is not None:
