@@ -15,8 +15,9 @@ iteration — and drops into `itersolve.cg(A, b, M=P)`.
 
 Here we train a tiny **PreCorrector** model (a learned correction of IC(0): `L = L_IC0 + α·GNN(L_IC0)`,
 α starting at 0) for a minute's fraction on 32×32 diffusion problems −∇·(k∇u) with k = exp(Gaussian random
-field), and compare it on a held-out 96×96 system with IC(0), AMG (pyamg smoothed aggregation) and the shipped
-`diffusion2d` model. Needs the `torch` extra."""),
+field), and compare it on a held-out 96×96 system with IC(0), IC(1) (one level of fill), AMG (pyamg smoothed
+aggregation), the shipped `diffusion2d` model and the shipped PreCorrector[IC(1)] `diffusion2d-ic1`. Needs the
+`torch` extra."""),
     new_code_cell("""import numpy as np
 import torch
 import matplotlib
@@ -26,6 +27,7 @@ import matplotlib.pyplot as plt
 import itersolve
 from itersolve import pretrained
 from itersolve.preconditioners import IC0, AMG, GNNPreconditioner
+from itersolve.preconditioners.classical import IC1
 from itersolve.preconditioners.gnn import TrainConfig, train
 from itersolve.preconditioners.gnn.data import make_matrix, seed_for
 
@@ -53,28 +55,33 @@ def run(P):
 
 preconditioners = {
     'IC(0)': IC0(A),
+    'IC(1)': IC1(A),
     'AMG (SA)': AMG(A),
     'tiny GNN (just trained)': GNNPreconditioner(A, model=result.model),
     'shipped diffusion2d': GNNPreconditioner(A, model='diffusion2d'),
+    'shipped diffusion2d-ic1': GNNPreconditioner(A, model='diffusion2d-ic1'),
 }
 curves = {}
-print(f"{'method':26s} {'iters':>5s} {'setup s':>8s} {'solve s':>8s}")
+print(f"{'method':26s} {'iters':>5s} {'nnz(L)':>7s} {'setup s':>8s} {'solve s':>8s}")
 for name, P in preconditioners.items():
     res, curves[name] = run(P)
-    print(f"{name:26s} {res.iterations:5d} {P.setup_time:8.4f} {res.solve_time:8.4f}  converged={res.converged}")"""),
+    nnz = P.L.nnz if hasattr(P, 'L') else 0
+    print(f"{name:26s} {res.iterations:5d} {nnz:7d} {P.setup_time:8.4f} {res.solve_time:8.4f}  converged={res.converged}")"""),
     new_code_cell("""fig, ax = plt.subplots(figsize=(6, 4))
 for name, h in curves.items():
     ax.semilogy(h, label=name)
 ax.axhline(1e-8, color='k', ls=':', lw=0.8)
 ax.set_xlabel('iteration'); ax.set_ylabel('‖b − Ax‖ / ‖b‖'); ax.legend()
 ax.set_title('PCG on a held-out 96×96 diffusion system, σ² = 1.1');"""),
-    new_markdown_cell("""The learned factor has exactly IC(0)'s sparsity, so each iteration costs the same as with IC(0); the
-saving is in the number of iterations, paid for by the graph-network inference at setup. AMG needs
-far fewer iterations still, at a higher cost per iteration — see `itersolve bench gnn` for timings on
-256×256 systems and the targets as measured.
+    new_markdown_cell("""The learned factor has exactly IC(0)'s sparsity (the IC(1) correction exactly IC(1)'s, one more fill
+diagonal), so each iteration costs the same as with the classical factor; the saving is in the number of
+iterations, paid for by the graph-network inference at setup. AMG needs far fewer iterations still, at a
+higher cost per iteration — see `itersolve bench gnn` for timings on 256×256 systems, the other families
+(anisotropic diffusion, pyamg's FEM examples) and the targets as measured.
 
-The factor is checked before use: a NaN/Inf entry or a non-positive pivot makes `GNNPreconditioner` fall back
-to IC(0) with a warning (or raise with `strict=True`)."""),
+The factor is checked before use: a NaN/Inf entry, a non-positive pivot, or a failed setup probe (a Rayleigh
+quotient of M⁻¹A far above 1, the mark of a model used far outside its training distribution) makes
+`GNNPreconditioner` fall back to IC(0) with a warning (or raise with `strict=True`)."""),
 ]
 
 nb = new_notebook(cells=cells, metadata={"kernelspec": {"display_name": "Python 3", "language": "python",

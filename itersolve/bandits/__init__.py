@@ -13,7 +13,7 @@ Policies (:data:`POLICIES`, :func:`make_policy`):
 - ``"tsallis-inf-cb"`` :class:`TsallisINFCB` -- Tsallis-INF per context bin (paper);
 - ``"chebcb"`` :class:`ChebCB` -- SquareCB on Chebyshev regressions (paper);
 - ``"gp-thompson"`` :class:`GPThompson` -- Thompson sampling on a GP over the
-  ω values (ours);
+  ω values, forgetting at a learned rate (ours);
 - ``"gp-thompson-cb"`` :class:`ContextualGPThompson` -- Thompson sampling on
   a joint GP over (ω, context) (ours).
 

@@ -1,8 +1,11 @@
-"""Numba kernels of the GP policies (:mod:`itersolve.bandits.gp_model`).
+"""Numba kernels of the GP policies (:mod:`itersolve.bandits.gp_thompson`).
 
-The per-round work of Thompson sampling on the ``F = K (d+1)``-dimensional
-posterior -- a rank-one update and a draw of the ``K`` arms' losses at one
-context -- and the ``O(F³)`` refits. Plain loops, no BLAS: on a busy
+For the contextual model (:mod:`itersolve.bandits.gp_model`), the per-round
+work of Thompson sampling on the ``F = K (d+1)``-dimensional posterior's
+marginals -- a rank-one update of the played arm's block and a draw of the
+``K`` arms' losses at one context -- and the ``O(F³)`` refits; for the
+discounted GP on the arm grid (:class:`~itersolve.bandits.GPThompson`), the
+``K × K`` posterior of each forgetting factor. Plain loops, no BLAS: on a busy
 two-core machine a multithreaded BLAS makes 120 × 120 products a hundred
 times slower (see :mod:`itersolve.bandits.smalllinalg`), and at these sizes
 compiled loops are as fast as BLAS anyway. Matrices are C-contiguous
@@ -18,13 +21,9 @@ import numpy as np
 from numba import njit
 
 __all__ = [
-    "observe",
-    "thompson_argmin",
     "cholesky_inplace",
     "primal_scores",
-    "primal_posterior",
     "dual_scores",
-    "dual_posterior",
     "warped_chebyshev",
     "warped_chebyshev_batch",
     "data_stats",
@@ -34,6 +33,12 @@ __all__ = [
     "dual_posterior_blocks",
     "select_blocks",
     "observe_record",
+    "observe_select",
+    "discounted_update",
+    "discounted_active",
+    "discounted_select",
+    "discounted_refit",
+    "discounted_marginals",
 ]
 
 
@@ -48,50 +53,6 @@ def _sigma2(q: float, stats: np.ndarray, nu0: float) -> float:
         var = max(ss / n - mu * mu, 0.0)
         prior = max(var, (1e-2 * mu) ** 2, 1e-300)
     return (max(q, 0.0) + nu0 * prior) / (n + nu0 + 2.0)
-
-
-@njit(cache=True)
-def observe(cov, mean, hc, gram, hsum, hone, stats, fit, arm, feats, y, nu0):  # pragma: no cover - compiled
-    """Add one observation: sufficient statistics and the exact rank-one posterior update."""
-    F = cov.shape[0]
-    m = feats.shape[0]
-    off = arm * m
-    for j in range(m):
-        hsum[off + j] += y * feats[j]
-        hone[off + j] += feats[j]
-        for k in range(m):
-            gram[off + j, off + k] += feats[j] * feats[k]
-    stats[0] += 1.0
-    stats[1] += y
-    stats[2] += y * y
-    # sphi = cov[:, block] @ feats = Σ_j feats[j] cov[off + j, :] (cov is symmetric): contiguous rows
-    sphi = np.zeros(F)
-    for j in range(m):
-        fj = feats[j]
-        row = cov[off + j]
-        for r in range(F):
-            sphi[r] += fj * row[r]
-    denom = 1.0
-    pred = 0.0
-    for j in range(m):
-        denom += feats[j] * sphi[off + j]
-        pred += feats[j] * mean[off + j]
-    yc = y - fit[0]
-    g = (yc - pred) / denom
-    inv = 1.0 / denom
-    for r in range(F):
-        a = sphi[r] * inv
-        row = cov[r]
-        for s in range(F):
-            row[s] -= a * sphi[s]
-        mean[r] += sphi[r] * g
-    for j in range(m):
-        hc[off + j] += yc * feats[j]
-    fit[2] += yc * yc
-    q = fit[2]
-    for r in range(F):
-        q -= hc[r] * mean[r]
-    fit[1] = _sigma2(q, stats, nu0)
 
 
 @njit(cache=True, fastmath=True)
@@ -136,65 +97,6 @@ def _backward(C, b, out):  # pragma: no cover - compiled
         for k in range(i + 1, n):
             acc -= C[k, i] * out[k]
         out[i] = acc / C[i, i]
-
-
-@njit(cache=True)
-def thompson_argmin(cov, mean, m0, sigma2, feats, z, scale):  # pragma: no cover - compiled
-    """Arm minimising one draw ``μ + scale·L z`` of the arms' losses at a context.
-
-    ``μ_a = m0 + Σ_j mean[a,j] φ_j``, ``LLᵀ = σ² Σ_jk φ_j φ_k cov[(a,j),(b,k)]``
-    (plus a relative jitter of 1e-10).
-    """
-    F = cov.shape[0]
-    m = feats.shape[0]
-    K = F // m
-    # C[a, b] = σ² Σ_jk φ_j φ_k cov[(a,j),(b,k)]: for each a, t = Σ_j φ_j cov[a*m+j, :]
-    # (contiguous rows), then C[a, b] = Σ_k t[b*m+k] φ_k for b <= a (symmetry)
-    C = np.empty((K, K))
-    t = np.empty(F)
-    tr = 0.0
-    for a in range(K):
-        for r in range(F):
-            t[r] = 0.0
-        for j in range(m):
-            fj = feats[j]
-            row = cov[a * m + j]
-            for r in range((a + 1) * m):
-                t[r] += fj * row[r]
-        for b in range(a + 1):
-            acc = 0.0
-            for k in range(m):
-                acc += t[b * m + k] * feats[k]
-            C[a, b] = sigma2 * acc
-            C[b, a] = sigma2 * acc
-        tr += C[a, a]
-    jit = 1e-10 * max(tr / K, 1e-300)
-    ok = False
-    for attempt in range(8):
-        for a in range(K):
-            C[a, a] += jit
-        D = C.copy()
-        if cholesky_inplace(D):
-            ok = True
-            break
-        jit *= 100.0
-    best = 0
-    best_val = np.inf
-    for a in range(K):
-        mu = m0
-        for j in range(m):
-            mu += mean[a * m + j] * feats[j]
-        noise = 0.0
-        if ok:
-            for k in range(a + 1):
-                noise += D[a, k] * z[k]
-        else:  # pragma: no cover - only for a broken covariance
-            noise = math.sqrt(max(C[a, a], 0.0)) * z[a]
-        v = mu + scale * noise
-        if v < best_val:
-            best_val = v
-            best = a
-    return best
 
 
 @njit(cache=True, fastmath=True)
@@ -264,51 +166,6 @@ def primal_scores(LA, blocks, hd, rhos, yyc, a_ig, stats, nu0):  # pragma: no co
 
 
 @njit(cache=True, fastmath=True)
-def primal_posterior(LA, sqrt_d, blocks, rho, hc):  # pragma: no cover - compiled
-    """Posterior covariance / σ² and mean for ``(ρ, L_A)``: ``L B⁻¹ Lᵀ`` with ``L = √ρ (L_A ⊗ D½)``."""
-    K = LA.shape[0]
-    m = sqrt_d.shape[0]
-    F = K * m
-    M1 = _build_m1(LA, blocks)
-    B = np.empty((F, F))
-    for r in range(F):
-        for s in range(F):
-            B[r, s] = rho * M1[r, s]
-        B[r, r] += 1.0
-    ok = cholesky_inplace(B)
-    if not ok:
-        return np.empty((0, 0)), np.empty(0), False
-    # X = C⁻¹ Lᵀ, column by column: Lᵀ[:, col] is row `col` of L
-    sr = math.sqrt(rho)
-    X = np.empty((F, F))
-    col = np.empty(F)
-    tmp = np.empty(F)
-    for c_idx in range(F):
-        a, j = c_idx // m, c_idx % m
-        for r in range(F):
-            b, k = r // m, r % m
-            col[r] = sr * LA[a, b] * sqrt_d[j] if k == j else 0.0
-        _forward(B, col, tmp)
-        for r in range(F):
-            X[r, c_idx] = tmp[r]
-    cov = np.empty((F, F))
-    for r in range(F):
-        for s in range(r + 1):
-            acc = 0.0
-            for k in range(F):
-                acc += X[k, r] * X[k, s]
-            cov[r, s] = acc
-            cov[s, r] = acc
-    mean = np.empty(F)
-    for r in range(F):
-        acc = 0.0
-        for s in range(F):
-            acc += cov[r, s] * hc[s]
-        mean[r] = acc
-    return cov, mean, True
-
-
-@njit(cache=True, fastmath=True)
 def _dual_kernel(P, dvec, arms, feats):  # pragma: no cover - compiled
     n = arms.shape[0]
     m = feats.shape[1]
@@ -349,60 +206,6 @@ def dual_scores(P, dvec, arms, feats, yc, rhos, a_ig, stats, nu0):  # pragma: no
             logdet += math.log(B[s, s])
         out[i] = -a_ig * math.log(_sigma2(q, stats, nu0)) - logdet
     return out
-
-
-@njit(cache=True, fastmath=True)
-def dual_posterior(P, dvec, arms, feats, yc, rho):  # pragma: no cover - compiled
-    """Posterior covariance / σ² and mean from the data kernel: ``Σ₀ - Σ₀Φᵀ K⁻¹ ΦΣ₀``."""
-    n = arms.shape[0]
-    K = P.shape[0]
-    m = feats.shape[1]
-    F = K * m
-    Kd = _dual_kernel(P, dvec, arms, feats)
-    B = np.empty((n, n))
-    for s in range(n):
-        for t in range(n):
-            B[s, t] = rho * Kd[s, t]
-        B[s, s] += 1.0
-    if not cholesky_inplace(B):
-        return np.empty((0, 0)), np.empty(0), False
-    # S0Phi[(b,k), s] = rho P[b, a_s] d_k φ_sk
-    S0Phi = np.empty((F, n))
-    for r in range(F):
-        b, k = r // m, r % m
-        for s in range(n):
-            S0Phi[r, s] = rho * P[b, arms[s]] * dvec[k] * feats[s, k]
-    # V = C⁻¹ (S0Phi)ᵀ  (n × F)
-    V = np.empty((n, F))
-    col = np.empty(n)
-    tmp = np.empty(n)
-    for r in range(F):
-        for s in range(n):
-            col[s] = S0Phi[r, s]
-        _forward(B, col, tmp)
-        for s in range(n):
-            V[s, r] = tmp[s]
-    cov = np.empty((F, F))
-    for r in range(F):
-        b, k = r // m, r % m
-        for q in range(r + 1):
-            c, l = q // m, q % m
-            acc = rho * P[b, c] * dvec[k] if k == l else 0.0
-            for s in range(n):
-                acc -= V[s, r] * V[s, q]
-            cov[r, q] = acc
-            cov[q, r] = acc
-    # mean = S0Phi K⁻¹ yc = S0Phi C⁻ᵀ C⁻¹ yc
-    w = np.empty(n)
-    _forward(B, yc, tmp)
-    _backward(B, tmp, w)
-    mean = np.empty(F)
-    for r in range(F):
-        acc = 0.0
-        for s in range(n):
-            acc += S0Phi[r, s] * w[s]
-        mean[r] = acc
-    return cov, mean, True
 
 
 @njit(cache=True)
@@ -458,7 +261,7 @@ def data_stats(arms, feats, ys, K):  # pragma: no cover - compiled
     return blocks, hs, ho
 
 
-# ----------------------------------------------------------------------------- marginal (block) mode
+# ----------------------------------------------------------------------------- per-round work of the contextual model
 @njit(cache=True)
 def observe_block(blocks, mean, hc, gram, hsum, hone, stats, fit, arm, feats, y):  # pragma: no cover - compiled
     """Add one observation, updating the played arm's marginal posterior exactly.
@@ -670,3 +473,149 @@ def observe_record(blocks, mean, hc, gram, hsum, hone, stats, fit, obs_arm, obs_
     for j in range(feats.shape[0]):
         obs_feat[n, j] = feats[j]
     observe_block(blocks, mean, hc, gram, hsum, hone, stats, fit, arm, feats, y)
+
+
+@njit(cache=True)
+def observe_select(
+    blocks, mean, hc, gram, hsum, hone, stats, fit, obs_arm, obs_feat, obs_y, obs_ctx, arm, pfeats, y, pc,
+    c, lo, hi, warp, zbuf, zpos, scale, feats,
+):  # pragma: no cover - compiled
+    """:func:`observe_record` of the last round's observation (features ``pfeats``, context ``pc``),
+    then :func:`select_blocks` at context ``c``: a round's work in one compiled call."""
+    observe_record(blocks, mean, hc, gram, hsum, hone, stats, fit, obs_arm, obs_feat, obs_y, obs_ctx, arm, pfeats, y, pc)
+    return select_blocks(c, lo, hi, warp, blocks, mean, fit, zbuf, zpos, scale, feats)
+
+
+# ----------------------------------------------------------------------------- discounted GP on the arm grid (no context)
+@njit(cache=True, fastmath=True)
+def _discounted_posterior(prec, rho, W, S, st, nu0, Lc, mean):  # pragma: no cover - compiled
+    """Posterior of the arms' centred losses from discounted per-arm sums; returns ``(m0, σ², log det Λ)``.
+
+    ``W[a]``, ``S[a]``: weighted count and sum of arm ``a``'s losses; ``st``:
+    weighted ``(count, Σ y, Σ y²)``. With the prior ``σ² ρ A`` (``prec`` =
+    ``A⁻¹``) the posterior precision / σ⁻² is ``Λ = A⁻¹/ρ + diag(W)``, left
+    as its Cholesky factor in ``Lc``; ``mean = Λ⁻¹ (S - W m0)``; ``σ²`` is
+    profiled as in :func:`_sigma2` with the weighted count for ``n``.
+    """
+    K = W.shape[0]
+    n = st[0]
+    m0 = st[1] / n if n > 0.0 else 0.0
+    inv_rho = 1.0 / rho
+    for a in range(K):
+        for b in range(a + 1):
+            Lc[a, b] = prec[a, b] * inv_rho
+        Lc[a, a] += W[a]
+    cholesky_inplace(Lc)  # SPD: a positive definite prior precision plus a non-negative diagonal
+    hc = np.empty(K)
+    for a in range(K):
+        hc[a] = S[a] - W[a] * m0
+    tmp = np.empty(K)
+    _forward(Lc, hc, tmp)
+    _backward(Lc, tmp, mean)
+    q = max(st[2] - m0 * st[1], 0.0)  # Σ w (y - m0)²
+    logdet = 0.0
+    for a in range(K):
+        q -= hc[a] * mean[a]
+        logdet += 2.0 * math.log(Lc[a, a])
+    return m0, _sigma2(q, st, nu0), logdet
+
+
+@njit(cache=True)
+def discounted_update(prec, rhos, gammas, W, S, st, err, hyp, Lc, mean, arm, y, nu0):  # pragma: no cover - compiled
+    """One observation ``y`` of ``arm`` for every forgetting factor ``gammas[c]``.
+
+    First each candidate's posterior predicts ``y`` (its mean loss of
+    ``arm``); with ``d_c`` the squared error of candidate 0 minus that of
+    candidate ``c``, ``err[c]`` accumulates ``(Σ d_c, Σ d_c²)``. Then each
+    candidate's sums are discounted by ``gammas[c]`` and the observation added.
+    """
+    C = gammas.shape[0]
+    e2 = np.zeros(C)
+    for c in range(C):
+        if st[c, 0] > 0.0:
+            m0, _, _ = _discounted_posterior(prec[hyp[c, 1]], rhos[hyp[c, 0]], W[c], S[c], st[c], nu0, Lc, mean)
+            e = y - m0 - mean[arm]
+            e2[c] = e * e
+    for c in range(C):
+        d = e2[0] - e2[c]
+        err[c, 0] += d
+        err[c, 1] += d * d
+        g = gammas[c]
+        for a in range(W.shape[1]):
+            W[c, a] *= g
+            S[c, a] *= g
+        st[c, 0] = g * st[c, 0] + 1.0
+        st[c, 1] = g * st[c, 1] + y
+        st[c, 2] = g * st[c, 2] + y * y
+        W[c, arm] += 1.0
+        S[c, arm] += y
+
+
+@njit(cache=True)
+def discounted_active(err, z):  # pragma: no cover - compiled
+    """The candidate that plays: among those whose prediction-error advantage over candidate 0
+    is significant (``Σ d > z √(Σ d²)``), the one with the largest advantage; else 0."""
+    best = 0
+    best_gain = 0.0
+    for c in range(1, err.shape[0]):
+        gain = err[c, 0]
+        if gain > z * math.sqrt(err[c, 1]) and gain > best_gain:
+            best = c
+            best_gain = gain
+    return best
+
+
+@njit(cache=True)
+def discounted_select(prec, rhos, W, S, st, err, hyp, Lc, mean, z, scale, nu0, zcrit):  # pragma: no cover - compiled
+    """The arm minimising one posterior draw (normals ``z``) of the candidate :func:`discounted_active` picks."""
+    c = discounted_active(err, zcrit)
+    m0, s2, _ = _discounted_posterior(prec[hyp[c, 1]], rhos[hyp[c, 0]], W[c], S[c], st[c], nu0, Lc, mean)
+    K = mean.shape[0]
+    dev = np.empty(K)
+    _backward(Lc, z, dev)  # Lᵀ⁻¹ z ~ N(0, Λ⁻¹)
+    sd = scale * math.sqrt(s2)
+    best = 0
+    best_val = np.inf
+    for a in range(K):
+        v = mean[a] + sd * dev[a]
+        if v < best_val:
+            best_val = v
+            best = a
+    return best
+
+
+@njit(cache=True)
+def discounted_refit(prec, logdet_prior, rhos, W, S, st, hyp, Lc, mean, nu0):  # pragma: no cover - compiled
+    """Pick each candidate's ``(ρ, ℓ)`` on the grid by the profiled marginal likelihood of its weighted data.
+
+    ``log p ∝ -(ν₀/2 + 1 + n/2) log σ² - ½ log det(I + ρ A diag(W))``, with
+    ``det(I + ρ A W) = det Λ · ρᴷ det A``.
+    """
+    K = W.shape[1]
+    for c in range(W.shape[0]):
+        a_ig = nu0 / 2.0 + 1.0 + st[c, 0] / 2.0
+        best = -np.inf
+        for j in range(prec.shape[0]):
+            for i in range(rhos.shape[0]):
+                _, s2, logdet = _discounted_posterior(prec[j], rhos[i], W[c], S[c], st[c], nu0, Lc, mean)
+                score = -a_ig * math.log(s2) - 0.5 * (logdet + K * math.log(rhos[i]) + logdet_prior[j])
+                if score > best:
+                    best = score
+                    hyp[c, 0] = i
+                    hyp[c, 1] = j
+
+
+@njit(cache=True)
+def discounted_marginals(prec, rho, W, S, st, nu0, Lc, mean):  # pragma: no cover - compiled
+    """Posterior mean loss and standard deviation of each arm's mean loss, and ``σ²`` (one candidate)."""
+    m0, s2, _ = _discounted_posterior(prec, rho, W, S, st, nu0, Lc, mean)
+    Linv = _tri_inverse(Lc)
+    K = mean.shape[0]
+    mu = np.empty(K)
+    sd = np.zeros(K)
+    for a in range(K):
+        mu[a] = m0 + mean[a]
+        for r in range(K):
+            sd[a] += Linv[r, a] * Linv[r, a]
+        sd[a] = math.sqrt(s2 * sd[a])
+    return mu, sd, s2

@@ -18,11 +18,13 @@ small. This is a GP on (arm, context) with a separable kernel, of rank
 ``K (d+1)`` in the context; ``d = 0`` (features ``[1]``) is the plain GP on
 the arm grid.
 
-The posterior is exact Bayesian linear regression on ``F = K (d+1)``
-features: an observation changes the posterior covariance by a rank-one
-(Sherman–Morrison) update, ``O(F²)``. Every so often (``refit``), the
-covariance is recomputed from the data in a numerically stable form, and
-the hyperparameters ``(ρ, ℓ)`` are chosen on a small grid by type-II
+The posterior is Bayesian linear regression on ``F = K (d+1)`` features,
+of which the model keeps the mean and each arm's marginal covariance (an
+``m × m`` block, ``m = d + 1``). An observation of arm ``a`` updates arm
+``a``'s marginal exactly (a rank-one, Sherman–Morrison update, ``O(m²)``);
+the other arms learn from it at the next ``refit``, which recomputes the
+exact posterior's mean and marginal blocks from the data in a numerically
+stable form, and selects ``(ρ, ℓ)`` on a small grid by type-II
 maximum likelihood with ``σ²`` profiled out under a weak inverse-gamma
 prior; ``m₀`` is the mean loss so far. While there are fewer observations
 than features the refit works on the ``n × n`` data kernel (``O(n³)``),
@@ -38,8 +40,8 @@ Examples
 >>> for i in range(10):
 ...     gp.observe(i, np.ones(1), 0.2 + 0.5 * (i / 9 - 0.6) ** 2)
 >>> _ = gp.refit()
->>> int(np.argmin(gp.posterior_mean(np.ones(1))))
-5
+>>> int(np.argmin(gp.posterior_mean(np.ones(1)))), gp.cov.shape
+(5, (10, 1, 1))
 """
 
 from __future__ import annotations
@@ -51,9 +53,46 @@ import numpy as np
 
 from . import _gpkernels as kern
 
-__all__ = ["ArmContextGP"]
+__all__ = ["ArmContextGP", "arm_covariances", "positive_grid"]
 
 _JITTER = 1e-8
+
+
+def positive_grid(values: Any, name: str) -> np.ndarray:
+    """``values`` as a float array, checked to be a non-empty grid of positive finite numbers.
+
+    Examples
+    --------
+    >>> positive_grid((1, 10.0), "snrs")
+    array([ 1., 10.])
+    """
+    g = np.asarray(values, dtype=float).ravel()
+    if g.size == 0 or np.any(~np.isfinite(g)) or np.any(g <= 0):
+        raise ValueError(f"{name} must be a non-empty sequence of positive numbers")
+    return g
+
+
+def arm_covariances(arm_values: np.ndarray, lengthscales: np.ndarray, offset: float = 10.0) -> np.ndarray:
+    """The prior covariances ``A_ℓ = k_ℓ(ω_i, ω_k) + c·11ᵀ`` of the arms, one per lengthscale.
+
+    ``k_ℓ`` is the squared-exponential kernel on the arm values rescaled to
+    ``[0, 1]`` (``ℓ`` a fraction of their span), ``c = offset``; a relative
+    jitter of 1e-8 keeps each matrix positive definite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = arm_covariances(np.array([1.0, 1.5, 2.0]), np.array([0.5]), offset=0.0)
+    >>> A.shape, round(float(A[0, 0, 1]), 4)
+    ((1, 3, 3), 0.6065)
+    """
+    x = np.asarray(arm_values, dtype=float)
+    span = float(x.max() - x.min()) if x.size > 1 else 1.0
+    xs = (x - x.min()) / (span if span > 0 else 1.0)
+    d2 = (xs[:, None] - xs[None, :]) ** 2
+    jitter = _JITTER * (1 + offset) * np.eye(x.size)
+    mats = [np.exp(-0.5 * d2 / ls**2) + offset + jitter for ls in np.asarray(lengthscales, dtype=float)]
+    return np.ascontiguousarray(np.stack(mats))
 
 
 class ArmContextGP:
@@ -74,14 +113,13 @@ class ArmContextGP:
     prior_weight : float
         Pseudo-count ``ν₀`` of the inverse-gamma prior on ``σ²`` centred at
         the variance of all losses seen (a scale-free, conservative guess).
-    marginal : bool
-        Keep only each arm's marginal posterior (its ``m × m`` covariance
-        block) between refits: an observation updates the played arm's
-        marginal exactly, ``O(m²)``, and the other arms learn from it at the
-        next :meth:`refit`, which recomputes the exact posterior's means and
-        marginal blocks. ``cov`` then has shape ``(K, m, m)`` and
-        :meth:`posterior_cov` is diagonal. ``False``: the full ``F × F``
-        covariance with exact rank-one updates, ``O(F²)`` per observation.
+
+    Attributes
+    ----------
+    cov : numpy.ndarray, shape (K, m, m)
+        Each arm's marginal posterior covariance of its coefficients / σ².
+    mean : numpy.ndarray, shape (F,)
+        Posterior mean of the (centred) coefficients.
     """
 
     _keys = ("gram", "hsum", "hone", "stats", "hc", "cov", "mean", "fit", "obs_arm", "obs_feat", "obs_y")
@@ -95,19 +133,13 @@ class ArmContextGP:
         lengthscales: Any = (0.1, 0.2, 0.4),
         offset: float = 10.0,
         prior_weight: float = 1.0,
-        marginal: bool = False,
     ) -> None:
-        self.marginal = bool(marginal)
         x = np.asarray(arm_values, dtype=float)
         self.K = x.size
         self.m = int(degree) + 1
         self.F = self.K * self.m
-        self.snrs = np.asarray(snrs, dtype=float)
-        self.lengthscales = np.asarray(lengthscales, dtype=float)
-        if self.snrs.size == 0 or np.any(~np.isfinite(self.snrs)) or np.any(self.snrs <= 0):
-            raise ValueError("snrs must be a non-empty sequence of positive numbers")
-        if self.lengthscales.size == 0 or np.any(~np.isfinite(self.lengthscales)) or np.any(self.lengthscales <= 0):
-            raise ValueError("lengthscales must be a non-empty sequence of positive numbers")
+        self.snrs = positive_grid(snrs, "snrs")
+        self.lengthscales = positive_grid(lengthscales, "lengthscales")
         if not (math.isfinite(offset) and offset >= 0):
             raise ValueError(f"offset must be non-negative, got {offset}")
         if not (math.isfinite(prior_weight) and prior_weight > 0):
@@ -115,14 +147,9 @@ class ArmContextGP:
         self.nu0 = float(prior_weight)
         #: refits with at most this many observations search the whole grid
         self.full_search_until = 64
-        span = float(x.max() - x.min()) if self.K > 1 else 1.0
-        xs = (x - x.min()) / (span if span > 0 else 1.0)
-        d2 = (xs[:, None] - xs[None, :]) ** 2
-        eye = np.eye(self.K)
-        # Cholesky factors of (k_l + c 11^T + jitter) for each lengthscale l, and the matrices themselves
-        arm_cov = [np.exp(-0.5 * d2 / ls**2) + offset + _JITTER * (1 + offset) * eye for ls in self.lengthscales]
-        self._chol_arm = np.ascontiguousarray(np.stack([np.linalg.cholesky(P) for P in arm_cov]))
-        self._arm_cov = np.ascontiguousarray(np.stack(arm_cov))
+        # the arm covariances (k_l + c 11^T + jitter) for each lengthscale l, and their Cholesky factors
+        self._arm_cov = arm_covariances(x, self.lengthscales, offset)
+        self._chol_arm = np.ascontiguousarray(np.linalg.cholesky(self._arm_cov))
         self._sqrt_d = 1.0 / (1.0 + np.arange(self.m))
         self._d = self._sqrt_d**2
         self.reset()
@@ -138,12 +165,9 @@ class ArmContextGP:
         self.hc = np.zeros(F)  # Σ φ (y - m0)
         # fit = [m0, sigma2, yyc = Σ (y - m0)², snr index, lengthscale index]
         self.fit = np.array([0.0, 1.0, 0.0, self.snrs.size // 2, self.lengthscales.size // 2])
-        # posterior covariance / sigma2, here the prior ρ (P_ℓ ⊗ D) (formed without a BLAS product)
+        # marginal posterior covariances / sigma2, here those of the prior ρ (P_ℓ ⊗ D)
         rho, P = self.snrs[int(self.fit[3])], self._arm_cov[int(self.fit[4])]
-        if self.marginal:
-            self.cov = rho * np.diagonal(P)[:, None, None] * np.diag(self._d)[None, :, :]
-        else:
-            self.cov = rho * np.kron(P, np.diag(self._d))
+        self.cov = rho * np.diagonal(P)[:, None, None] * np.diag(self._d)[None, :, :]
         self.mean = np.zeros(F)  # posterior mean of the coefficients (centred)
         # the observations themselves (for refits on the data kernel and rebuilds)
         self.obs_arm = np.zeros(0, dtype=np.int64)
@@ -163,7 +187,7 @@ class ArmContextGP:
         F = self.F
         return {
             "gram": (F, F), "hsum": (F,), "hone": (F,), "stats": (3,), "hc": (F,),
-            "cov": (self.K, self.m, self.m) if self.marginal else (F, F),
+            "cov": (self.K, self.m, self.m),
             "mean": (F,), "fit": (5,), "obs_arm": (n,), "obs_feat": (n, self.m), "obs_y": (n,),
         }
 
@@ -207,10 +231,6 @@ class ArmContextGP:
         return float(self.snrs[int(self.fit[3])]), float(self.lengthscales[int(self.fit[4])])
 
     # -- prior -------------------------------------------------------------
-    def _prior_chol(self, i_snr: int, i_ls: int) -> np.ndarray:
-        """Lower Cholesky factor of the prior covariance / σ² (Kronecker structure)."""
-        return math.sqrt(self.snrs[i_snr]) * np.kron(self._chol_arm[i_ls], np.diag(self._sqrt_d))
-
     def _prior_noise(self) -> float:
         n, s, ss = self.stats
         if n <= 0:
@@ -246,7 +266,7 @@ class ArmContextGP:
         self.obs_y[n] = y
 
     def observe(self, arm: int, feats: np.ndarray, y: float) -> None:
-        """Add one observation ``y`` of arm ``arm`` with context features ``feats`` (O(F²))."""
+        """Add one observation ``y`` of arm ``arm`` with context features ``feats`` (``O(m²)``)."""
         if type(feats) is not np.ndarray or feats.dtype != np.float64:
             feats = np.ascontiguousarray(feats, dtype=float)
         n = int(self.stats[0])
@@ -256,15 +276,9 @@ class ArmContextGP:
             self.obs_arm[n] = arm
             self.obs_feat[n] = feats
             self.obs_y[n] = y
-        if self.marginal:
-            kern.observe_block(
-                self.cov, self.mean, self.hc, self.gram, self.hsum, self.hone, self.stats, self.fit, int(arm), feats, float(y)
-            )
-        else:
-            kern.observe(
-                self.cov, self.mean, self.hc, self.gram, self.hsum, self.hone, self.stats, self.fit,
-                int(arm), feats, float(y), self.nu0,
-            )
+        kern.observe_block(
+            self.cov, self.mean, self.hc, self.gram, self.hsum, self.hone, self.stats, self.fit, int(arm), feats, float(y)
+        )
 
     def load_data(self, arms: np.ndarray, feats: np.ndarray, ys: np.ndarray) -> None:
         """Replace the data by ``(arms, feats, ys)``, keeping the hyperparameters; no refit.
@@ -382,19 +396,13 @@ class ArmContextGP:
         rho = float(self.snrs[i_snr])
         if self._use_dual():
             yc = self.obs_y[:n] - m0
-            args = (self._arm_cov[i_ls], self._d, self.obs_arm[:n], self.obs_feat[:n], yc, rho)
-            if self.marginal:
-                mean, cov, ok = kern.dual_posterior_blocks(*args)
-            else:
-                cov, mean, ok = kern.dual_posterior(*args)
+            arms, feats = self.obs_arm[:n], self.obs_feat[:n]
+            mean, cov, ok = kern.dual_posterior_blocks(self._arm_cov[i_ls], self._d, arms, feats, yc, rho)
         else:
             K, m = self.K, self.m
             blocks = self.gram.reshape(K, m, K, m)[np.arange(K), :, np.arange(K), :]
             blocks = np.ascontiguousarray(blocks * self._sqrt_d[None, :, None] * self._sqrt_d[None, None, :])
-            if self.marginal:
-                mean, cov, ok = kern.primal_posterior_blocks(self._chol_arm[i_ls], self._sqrt_d, blocks, rho, hc)
-            else:
-                cov, mean, ok = kern.primal_posterior(self._chol_arm[i_ls], self._sqrt_d, blocks, rho, hc)
+            mean, cov, ok = kern.primal_posterior_blocks(self._chol_arm[i_ls], self._sqrt_d, blocks, rho, hc)
         if not ok:  # pragma: no cover - the matrices are SPD by construction
             raise np.linalg.LinAlgError("GP refit: matrix not positive definite")
         self.cov, self.mean, self.hc = cov, mean, hc
@@ -407,46 +415,6 @@ class ArmContextGP:
         """Posterior mean loss of every arm at a context with features ``feats``."""
         return self.fit[0] + self.mean.reshape(self.K, self.m) @ feats
 
-    def posterior_cov(self, feats: np.ndarray) -> np.ndarray:
-        """Posterior covariance (K × K) of the arms' losses at that context (diagonal if ``marginal``)."""
-        K, m = self.K, self.m
-        if self.marginal:
-            return self.fit[1] * np.diag(np.einsum("j,ajk,k->a", feats, self.cov, feats))
-        if m > 1:  # C_ab = Σ_jk t_j cov[(a,j),(b,k)] t_k, in two contractions
-            C = np.einsum("ajb,j->ab", np.einsum("ajbk,k->ajb", self.cov.reshape(K, m, K, m), feats), feats)
-        else:
-            C = self.cov * (feats[0] * feats[0])
-        return self.fit[1] * 0.5 * (C + C.T)
-
-    def sample(self, feats: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One joint posterior draw of the arms' losses at that context."""
-        mu = self.posterior_mean(feats)
-        C = self.posterior_cov(feats)
-        z = rng.standard_normal(self.K)
-        scale = max(float(np.trace(C)) / self.K, 1e-300)
-        try:
-            Lc = np.linalg.cholesky(C + 1e-10 * scale * np.eye(self.K))
-            return mu + Lc @ z
-        except np.linalg.LinAlgError:
-            w, V = np.linalg.eigh(C)
-            return mu + V @ (np.sqrt(np.clip(w, 0.0, None)) * z)
-
-    def thompson_arm(self, feats: np.ndarray, rng: np.random.Generator, scale: float = 1.0) -> int:
-        """The arm minimising one posterior draw at that context (compiled; one ``K``-vector of normals).
-
-        ``scale`` multiplies the draw's deviation from the posterior mean
-        (1: Thompson sampling; smaller: less exploration; 0: greedy).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> gp = ArmContextGP(np.linspace(1.0, 1.9, 10), degree=0)
-        >>> for i in range(10):
-        ...     gp.observe(i, np.ones(1), 0.2 + 0.5 * (i / 9 - 0.6) ** 2)
-        >>> _ = gp.refit()
-        >>> gp.thompson_arm(np.ones(1), np.random.default_rng(0), scale=0.0)
-        5
-        """
-        z = rng.standard_normal(self.K)
-        fn = kern.thompson_argmin_blocks if self.marginal else kern.thompson_argmin
-        return int(fn(self.cov, self.mean, float(self.fit[0]), float(self.fit[1]), feats, z, float(scale)))
+    def posterior_var(self, feats: np.ndarray) -> np.ndarray:
+        """Posterior variance of each arm's mean loss at a context with features ``feats``."""
+        return self.fit[1] * np.einsum("j,ajk,k->a", feats, self.cov, feats)

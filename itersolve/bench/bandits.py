@@ -51,7 +51,6 @@ import numpy as np
 
 from .. import pdes
 from ..bandits import POLICIES, make_policy
-from ..bandits.base import ContextualPolicy
 from ..bandits.tuner import DEFAULT_OMEGAS, OnlineTuner, OracleCosts, oracle_costs, run_config
 from ..kernels.operator import SparseOperator
 from ..sparse import as_csr
@@ -471,61 +470,69 @@ def _golden_total(seq: Any, oc: OracleCosts, omegas: np.ndarray, cache: Path | N
     return float(costs.sum())
 
 
-class _FixedArm(ContextualPolicy):
-    """Always the same arm: the floor of the tuner's per-step overhead (protocol calls, timers)."""
-
-    name = "fixed-arm"
-
-    def _init_state(self) -> None:
-        pass
-
-    def _select(self, context: float | None) -> int:
-        return self.n_arms // 2
-
-    def _update(self, arm: int, loss: float, context: float | None) -> None:
-        pass
-
-
-def _closed_loop(seq: Any, tuner: OnlineTuner) -> float:
+def _closed_loop(seq: Any, solve: Callable[[Any], Any]) -> float:
+    """Run ``seq`` closed loop (each solution is the next step's state); ``solve(system)`` returns a result."""
     sim = seq.simulate()
     t0 = time.perf_counter()
     for s in sim:
-        res = tuner.solve(s.A, s.b, x0=s.x0, context=s.context)
-        sim.advance(res.x)
+        sim.advance(solve(s).x)
     return time.perf_counter() - t0
 
 
-def _overhead_case(nx: int, T: int, progress: bool) -> dict:
+def _overhead_case(nx: int, T: int, progress: bool, repeats: int = 3) -> dict:
     """Closed-loop heat simulation tuned by the default (contextual) policy: overhead vs solve time.
 
-    The same run with a policy that does nothing (always one arm) gives the
-    floor: what the two policy calls per step cost in a loop whose caches the
-    solver keeps cold.
+    Warm caches: a first short run loads every compiled kernel (solvers and
+    policy); its cost is reported apart (``first_call_seconds``). Then
+    ``repeats`` times: a fresh tuner runs the simulation, timing the
+    policy's ``select`` + ``update`` and the solver calls, and the *same
+    solver calls* (the tuner's arms, same trajectory) are replayed without
+    a tuner. The overhead is the policy time over the solver wall time of
+    the tuned run; the target is judged on the median over the repeats
+    (``overhead_fractions`` lists each). ``paired_fractions`` is the other
+    honest view: (loop wall with the tuner - loop wall of the replay) / the
+    replay's solver wall, which also counts the tuner's bookkeeping, and
+    which the machine's timing noise blurs far more.
     """
     if progress:
-        print(f"== overhead: closed-loop heat nx={nx}, T={T}", flush=True)
+        print(f"== overhead: closed-loop heat nx={nx}, T={T}, {repeats} repeats", flush=True)
     seq = pdes.heat_sequence(nx=nx, T=T)
-    floor = OnlineTuner("ssor-pcg", policy=_FixedArm(len(DEFAULT_OMEGAS), context_range=seq.context_range))
-    _closed_loop(seq, floor)
-    hf = floor.history
-    tuner = OnlineTuner("ssor-pcg", context_range=seq.context_range, seed=0)
-    wall = _closed_loop(seq, tuner)
-    h = tuner.history
+    opts = {"rtol": RTOL, "atol": 0.0, "maxiter": MAXITER}
+    warm = OnlineTuner("ssor-pcg", context_range=seq.context_range, seed=0)
+    warm_seq = pdes.heat_sequence(nx=nx, T=min(T, 300))
+    _closed_loop(warm_seq, lambda s: warm.solve(s.A, s.b, x0=s.x0, context=s.context))
+    first = float(warm.history["overhead"][0])
+    fractions, paired, medians, solver_walls = [], [], [], []
+    for _ in range(repeats):
+        tuner = OnlineTuner("ssor-pcg", context_range=seq.context_range, seed=0)
+        wall = _closed_loop(seq, lambda s: tuner.solve(s.A, s.b, x0=s.x0, context=s.context))
+        h = tuner.history
+        configs = [tuner.configs[a] for a in h["arm"]]
+        step = iter(range(T))
+        replay_solver = [0.0]
+
+        def replay(s: Any) -> Any:
+            t0 = time.perf_counter()
+            res = run_config(s.A, s.b, s.x0, configs[next(step)], opts)
+            replay_solver[0] += time.perf_counter() - t0
+            return res
+
+        wall_replay = _closed_loop(seq, replay)
+        solve_wall = float(h["wall_time"].sum())
+        fractions.append(float(h["overhead"].sum()) / solve_wall)
+        paired.append((wall - wall_replay) / replay_solver[0])
+        medians.append(float(np.median(h["overhead"])))
+        solver_walls.append(solve_wall)
     summ = tuner.summary()
-    first = float(h["overhead"][0])
-    steady = float(h["overhead"][1:].sum())
-    solve_wall = float(h["wall_time"].sum())
     return {
-        "nx": nx, "T": T, "policy": summ["policy"], "total_iterations": summ["total_iterations"],
-        "solver_wall_seconds": solve_wall, "solver_seconds": summ["total_time"], "loop_wall_seconds": wall,
-        "overhead_seconds": summ["overhead_time"], "overhead_fraction": summ["overhead_fraction"],
-        "first_call_seconds": first, "overhead_fraction_excluding_first": steady / solve_wall,
-        "median_overhead_us": float(np.median(h["overhead"]) * 1e6),
-        "tuner_time_fraction": summ["tuner_time"] / solve_wall,
-        "floor_fraction": float(hf["overhead"].sum() / hf["wall_time"].sum()),
-        "floor_median_us": float(np.median(hf["overhead"]) * 1e6),
-        "failures": summ["failures"],
-        "note": "first call includes loading the compiled (Numba-cached) policy kernels",
+        "nx": nx, "T": T, "repeats": repeats, "policy": summ["policy"], "total_iterations": summ["total_iterations"],
+        "overhead_fraction": float(np.median(fractions)), "overhead_fractions": fractions,
+        "paired_fraction": float(np.median(paired)), "paired_fractions": paired,
+        "solver_wall_seconds": solver_walls, "median_overhead_us": 1e6 * float(np.median(medians)),
+        "mean_overhead_us": 1e6 * float(np.median(fractions)) * float(np.median(solver_walls)) / T,
+        "first_call_seconds": first, "failures": summ["failures"],
+        "note": "warm caches (a first run loads the compiled kernels: first_call_seconds); the policy's "
+                "select + update over the solver wall time, median over the repeats",
     }
 
 
@@ -595,10 +602,10 @@ def _targets(results: dict) -> list[dict]:
                     "comparable": ev["T"] == REFERENCE_T})
     if "overhead" in results:
         o = results["overhead"]
-        out.append({"target": f"tuner overhead < 1% of solve time (heat nx={o['nx']}, closed loop, T={o['T']})",
+        out.append({"target": f"tuner overhead < 1% of solve time (heat nx={o['nx']}, closed loop, T={o['T']}, "
+                              f"median of {o['repeats']})",
                     "ratio": o["overhead_fraction"], "met": o["overhead_fraction"] < 0.01,
-                    "ratio_excluding_first_call": o["overhead_fraction_excluding_first"],
-                    "do_nothing_policy": o["floor_fraction"]})
+                    "ratios": o["overhead_fractions"], "paired_ratio": o["paired_fraction"]})
     if "configs" in results:
         c = results["configs"]
         out.append({"target": f"joint (preconditioner, parameter) tuner <= 1.10 x best fixed configuration (heat nx={c['nx']}, wall time)",
@@ -624,16 +631,13 @@ def _print_tables(results: dict) -> None:
         print(format_table(rows, [("method", "method", "s"), ("cost", "cost", ".1f"), ("ref", "reference", ".1f"),
                                   ("x best fixed", "x best fixed", ".3f"), ("x inst-opt", "x inst-opt", ".3f")]))
     if "overhead" in results:
-        o = results["overhead"]
-        print(f"\ntuner overhead (closed-loop heat nx={o['nx']}, T={o['T']}, {o['policy']}): "
-              f"{100 * o['overhead_fraction']:.2f}% of solver wall time "
-              f"({100 * o['overhead_fraction_excluding_first']:.2f}% without the first call, "
-              f"{o['first_call_seconds'] * 1e3:.0f} ms; median {o['median_overhead_us']:.1f} us/step; "
-              f"a do-nothing policy: {100 * o['floor_fraction']:.2f}%, {o['floor_median_us']:.1f} us/step)")
-        for o in results.get("overhead_more", []):
-            print(f"tuner overhead (closed-loop heat nx={o['nx']}, T={o['T']}): {100 * o['overhead_fraction']:.2f}% "
-                  f"({100 * o['overhead_fraction_excluding_first']:.2f}% without the first call; "
-                  f"do-nothing policy {100 * o['floor_fraction']:.2f}%)")
+        for o in [results["overhead"]] + results.get("overhead_more", []):
+            print(f"\ntuner overhead (closed-loop heat nx={o['nx']}, T={o['T']}, {o['policy']}, warm): "
+                  f"{100 * o['overhead_fraction']:.2f}% of solver wall time, median of "
+                  f"{', '.join(f'{100 * v:.2f}%' for v in o['overhead_fractions'])} "
+                  f"({o['mean_overhead_us']:.1f} us/step on average, median step {o['median_overhead_us']:.1f} us); "
+                  f"loop wall with the tuner vs the same solves without: {100 * o['paired_fraction']:+.2f}% "
+                  f"(first call {o['first_call_seconds'] * 1e3:.0f} ms, not counted)")
     if "configs" in results:
         c = results["configs"]
         print(f"\nconfiguration tuner (heat nx={c['nx']}, T={c['T']}, wall time): tuner {c['tuner_seconds_live']:.2f} s, "

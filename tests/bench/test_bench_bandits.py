@@ -31,7 +31,9 @@ def test_bandits_suite_tiny(tmp_path, capsys) -> None:
     assert "young" in data["sequences"]["sl-high"]["rows"] and "golden" in data["sequences"]["heat-10"]["rows"]
     assert data["sequences"]["heat-10"]["rows"]["golden"]["total"] <= data["sequences"]["heat-10"]["rows"]["instance-opt (grid)"]["total"]
     assert data["overhead"]["T"] == 30 and data["configs"]["failures"] == 0
-    assert 0 < data["overhead"]["floor_fraction"] and data["overhead"]["policy"] == "gp-thompson-cb"
+    ov = data["overhead"]
+    assert ov["policy"] == "gp-thompson-cb" and len(ov["overhead_fractions"]) == ov["repeats"] == 3
+    assert 0 < min(ov["overhead_fractions"]) <= ov["overhead_fraction"] <= max(ov["overhead_fractions"])
     assert any("tuner overhead" in t["target"] for t in data["targets"])
     for png in data["plots"]:
         assert (tmp_path / png).stat().st_size > 1000

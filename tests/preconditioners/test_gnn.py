@@ -101,7 +101,7 @@ def test_factor_is_lower_with_positive_diagonal_on_the_pattern(n, density, seed,
     with torch.no_grad():
         for p in model.parameters():  # random, large weights: not the benign initialisation
             p.normal_(0.0, 0.5)
-    P = GNNPreconditioner(A, model=model, strict=True)
+    P = GNNPreconditioner(A, model=model, strict=True, probe_bound=np.inf)  # the factor itself, however poor
     L = P.L
     expected = _pattern(sp.tril(A)) | {(i, i) for i in range(n)}
     assert _pattern(L) == expected
@@ -129,6 +129,19 @@ def test_untrained_precorrector_is_ic0():
     A = pdes.diffusion(pdes.random_field((10, 10), variance=1.1, seed=0))
     P = GNNPreconditioner(A, model=PreCorrector(hidden=4, layers=2).double())
     assert abs(P.L - IC0(A).L).max() <= 1e-12 * abs(IC0(A).L).max()
+
+
+def test_level_one_graph_and_untrained_precorrector_is_ic1():
+    from itersolve.preconditioners.classical import IC1, ick_pattern
+
+    A = pdes.diffusion(pdes.random_field((10, 10), variance=1.1, seed=0))
+    g = matrix_to_graph(A, level=1, dtype=torch.float64)
+    lp, li, _ = ick_pattern(A, 1)
+    assert g.level == 1 and np.array_equal(g.tril_indptr, lp) and np.array_equal(g.tril_indices, li)
+    assert int((g.a_off == 0).sum()) == 9 * 9  # the fill edges carry a_ij = 0
+    assert abs(graph_to_matrix(g) - A).max() < 1e-12
+    P = GNNPreconditioner(A, model=PreCorrector(hidden=4, layers=2, level=1).double())
+    assert P.L.nnz == IC1(A).L.nnz and abs(P.L - IC1(A).L).max() <= 1e-12 * abs(IC1(A).L).max()
 
 
 # ---------------------------------------------------------------- losses
@@ -189,6 +202,36 @@ def test_cli_train_writes_reproducible_checkpoints(tmp_path):
     mb, _ = load_model(tmp_path / "b.safetensors")
     for (k, va), vb in zip(ma.state_dict().items(), mb.state_dict().values()):
         assert torch.equal(va, vb), k  # same seed, same weights
+
+
+def test_training_mixes_grid_sizes_and_fine_tunes_from_a_checkpoint(tmp_path):
+    from itersolve.preconditioners.gnn import TrainConfig, train
+    from itersolve.preconditioners.gnn.training import _system
+
+    cfg = TrainConfig(grid=(8, 12), variances=(0.5, 1.1), n_train=4, n_val=0, epochs=1, batch_size=4, hidden=4,
+                      layers=1, level=1, threads=1)
+    assert [_system(cfg, "train", i).shape[0] for i in range(4)] == [64, 144, 64, 144]
+    assert "--grid 8 12 --variance 0.5 1.1" in cfg.command() and "--init" not in cfg.command()
+    first = train(cfg, out=tmp_path / "a.safetensors", progress=False)
+    model, saved = load_model(tmp_path / "a.safetensors")
+    assert model.level == 1 and saved["level"] == 1 and saved["training"]["grid"] == [8, 12]
+    tuned = train(cfg, init=str(tmp_path / "a.safetensors"), lr=0.0, progress=False, out=tmp_path / "b.safetensors")
+    origin = json.loads((tmp_path / "b.json").read_text())["init_from"]
+    assert origin["sha256"] == saved["sha256"] and origin["command"] == saved["command"]
+    for (k, va), vb in zip(first.model.state_dict().items(), tuned.model.state_dict().values()):
+        assert torch.equal(va, vb), k  # lr = 0: fine-tuning starts from (and keeps) the checkpoint
+    with pytest.raises(ValueError, match="init="):
+        train(cfg, init=str(tmp_path / "a.safetensors"), hidden=8, progress=False)
+
+
+def test_fem_family_trains_on_three_examples_and_holds_two_out():
+    from itersolve.preconditioners.gnn.data import FEM_HELD_OUT, FEM_TRAIN
+
+    assert {make_matrix("fem", 0, 0.0, s).shape[0] for s in range(3)} == {260, 600, 966}
+    assert not set(FEM_TRAIN) & set(FEM_HELD_OUT)
+    assert make_matrix("fem:unit_cube", 0, 0.0, 0).shape == (125, 125)
+    with pytest.raises(ValueError, match="unknown family"):
+        make_matrix("fem:teapot", 0, 0.0, 0)
 
 
 @pytest.fixture
@@ -274,6 +317,28 @@ def test_unusable_factor_falls_back_to_ic0_or_raises_when_strict(kind):
     assert itersolve.cg(A, np.ones(64), M=P, rtol=1e-8).converged
     with pytest.raises(ValueError, match="strict"):
         GNNPreconditioner(A, model=_Broken(kind), strict=True)
+
+
+def test_factor_failing_the_probe_falls_back_and_the_bound_is_a_parameter():
+    A = pdes.diffusion(pdes.random_field((8, 8), variance=1.1, seed=4))
+    model = PreCorrector(hidden=4, layers=2).double()
+    with torch.no_grad():
+        model.alpha.fill_(1.0)
+        model.trunk.node_out.bias.fill_(-8.0)  # a diagonal e^-8 times IC(0)'s: the probe sees ~e^16
+    with pytest.warns(GNNFallbackWarning, match="Rayleigh quotient"):
+        P = GNNPreconditioner(A, model=model)
+    assert P.fallback and abs(P.L - IC0(A).L).max() == 0
+    assert not GNNPreconditioner(A, model=model, probe_bound=np.inf).fallback
+    with pytest.raises(ValueError, match="probe_bound"):
+        GNNPreconditioner(A, model=model, probe_bound=0.0)
+
+
+def test_diffusion_model_on_other_families_falls_back_instead_of_stalling():
+    A = make_matrix("fem:knot", 0, 0.0, 0)
+    b = np.random.default_rng(0).standard_normal(A.shape[0])
+    with pytest.warns(GNNFallbackWarning):
+        P = GNNPreconditioner(A, model="diffusion2d")
+    assert itersolve.cg(A, b, M=P, rtol=1e-8).iterations == itersolve.cg(A, b, M=IC0(A), rtol=1e-8).iterations
 
 
 # ----------------------------------------------------------- shipped model

@@ -7,10 +7,13 @@ triangular solves, exactly like :class:`~itersolve.preconditioners.IC0`.
 
 - graph conversion: :func:`matrix_to_graph`, :func:`factor_to_csr`, :func:`graph_to_matrix`
 - models: :class:`NeuralIF` (Häusner et al., TMLR 2024), :class:`PreCorrector`
-  (Trifonov et al., 2024: ``L = L_IC0 + α·GNN(L_IC0)``, ``α`` starts at 0)
+  (Trifonov et al., 2024: ``L = L_IC0 + α·GNN(L_IC0)``, ``α`` starts at 0;
+  ``level=1`` corrects IC(1) on its one-level-of-fill pattern instead)
 - losses: :func:`solution_loss` (``‖L Lᵀ x − b‖²``, ``x = A⁻¹ b``) and
   :func:`frobenius_loss` (``‖(L Lᵀ − A) z‖²``)
-- training: :func:`train` (also ``itersolve train gnn ...``), weights I/O:
+- training: :func:`train` (also ``itersolve train gnn ...``; families 2-D
+  diffusion, anisotropic diffusion and pyamg's FEM examples, mixed grid sizes,
+  fine-tuning from a checkpoint), weights I/O:
   :func:`save_model`, :func:`load_model` (safetensors + JSON, :class:`WeightsError`)
 - shipped models: :func:`itersolve.pretrained.available`
 

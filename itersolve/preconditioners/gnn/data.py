@@ -10,6 +10,14 @@ Families
     rotated anisotropic diffusion (:func:`itersolve.pdes.anisotropic`) with
     ``epsilon = 10**u``, ``u`` uniform in ``[-3, -1]``, and a uniform angle; the
     variance is ignored.
+``fem`` and ``fem:NAME``
+    pyamg's stored SPD finite-element matrices (:func:`itersolve.pdes.fem_example`):
+    ``fem:NAME`` is the example ``NAME``; ``fem`` cycles over the training
+    examples :data:`FEM_TRAIN` by seed (system seed ``s`` is
+    ``FEM_TRAIN[s % len(FEM_TRAIN)]``), so that the other SPD examples
+    (:data:`FEM_HELD_OUT`) stay unseen. Grid and variance are ignored: these
+    matrices are fixed, and a "system" is one of them with fresh random
+    right-hand sides.
 
 Seeds: system ``i`` of a split is drawn from ``seed_for(split, i, base)``:
 training systems use ``base * 10**6 + i``, validation ``base * 10**6 + 500000 + i``
@@ -31,12 +39,15 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from ...pdes import anisotropic, diffusion, random_field
+from ...pdes import anisotropic, diffusion, fem_example, random_field
 
-__all__ = ["FAMILIES", "VARIANCES", "make_matrix", "seed_for"]
+__all__ = ["FAMILIES", "FEM_TRAIN", "FEM_HELD_OUT", "VARIANCES", "make_matrix", "seed_for"]
 
-#: Problem families :func:`make_matrix` knows.
-FAMILIES = ("diffusion2d", "anisotropic2d")
+#: Problem families :func:`make_matrix` knows (plus ``fem:NAME`` for one FEM example).
+FAMILIES = ("diffusion2d", "anisotropic2d", "fem")
+#: The SPD FEM examples the ``fem`` family trains on, and those kept for testing only.
+FEM_TRAIN = ("airfoil", "bar", "local_disc_galerkin_diffusion")
+FEM_HELD_OUT = ("knot", "unit_cube")
 #: The variances of ``log k`` the issue asks for.
 VARIANCES = (0.1, 0.5, 0.7, 1.1)
 
@@ -59,11 +70,22 @@ def seed_for(split: str, i: int, base: int = 0) -> int:
 
 
 def make_matrix(family: str, grid: int, variance: float, seed: int, *, length: float = 0.1) -> sp.csr_matrix:
-    """One SPD matrix of ``family`` on a ``grid x grid`` grid (float64 CSR)."""
+    """One SPD matrix of ``family`` on a ``grid x grid`` grid (float64 CSR).
+
+    Examples
+    --------
+    >>> make_matrix("fem", 0, 0.0, 4).shape, make_matrix("fem:knot", 0, 0.0, 0).shape   # bar, knot
+    ((600, 600), (239, 239))
+    """
     if family == "diffusion2d":
         return diffusion(random_field((grid, grid), variance=variance, length=length, seed=seed))
     if family == "anisotropic2d":
         rng = np.random.default_rng(seed)
         eps = 10.0 ** rng.uniform(-3.0, -1.0)
         return anisotropic((grid, grid), epsilon=eps, theta=rng.uniform(0.0, math.pi))
-    raise ValueError(f"unknown family {family!r}; known: {list(FAMILIES)}")
+    if family == "fem":
+        return fem_example(FEM_TRAIN[int(seed) % len(FEM_TRAIN)])
+    if family.startswith("fem:") and family[4:] in FEM_TRAIN + FEM_HELD_OUT:
+        return fem_example(family[4:])
+    raise ValueError(f"unknown family {family!r}; known: {list(FAMILIES)} and "
+                     f"{['fem:' + n for n in FEM_TRAIN + FEM_HELD_OUT]}")

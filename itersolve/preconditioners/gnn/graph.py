@@ -8,19 +8,23 @@ the scale of ``A`` (and to any symmetric diagonal scaling of it), and a factor
 this scaling, so the scaled IC(0) factor stored on the graph is exactly
 ``D^-1/2 IC0(A)``.
 
-Nodes are the unknowns; the edges are the strictly lower entries of
-``tril(A)`` (one per symmetric pair), stored PyG-style as
+Nodes are the unknowns; the edges are the strictly lower entries of the
+factor's pattern (one per symmetric pair), stored PyG-style as
 ``edge_index = [source, target] = [j, i]`` with ``j < i``: messages along the
 edges flow "down" the lower triangle, against them "up" the upper one. The
-sparsity pattern of the factor is the pattern of ``tril(A)`` (diagonal
-included), fixed before any model runs.
+sparsity pattern of the factor is fixed before any model runs: the pattern
+of ``tril(A)`` (diagonal included) for ``level=0``, or the IC(k) pattern with
+``level`` k of fill (:func:`itersolve.preconditioners.classical.ick_pattern`),
+whose fill edges carry ``â_ij = 0``; the IC features are then those of the
+scaled IC(k) factor.
 
 Attributes of the returned ``Data``
 -----------------------------------
 x : (n, 4) node features -- ``log d_i`` minus its mean, ``Σ_j |â_ij|``,
     degree / max degree, the scaled IC(0) diagonal ``l̂_ii``.
 edge_attr : (E, 2) edge features -- ``â_ij`` and the scaled IC(0) entry ``l̂_ij``.
-a_off : (E,) ``â_ij``; ic_diag : (n,) and ic_off : (E,) the scaled IC(0) factor.
+a_off : (E,) ``â_ij``; ic_diag : (n,) and ic_off : (E,) the scaled IC(0) factor
+(IC(k) for ``level`` k); level : the level of fill of the pattern.
 Plus NumPy bookkeeping used to assemble the factor (``tril_indptr``,
 ``tril_indices``, ``diag_pos``, ``off_pos``, ``sqrt_diag``) and ``ic0_shift``,
 the Manteuffel shift IC(0) needed (0 when none).
@@ -49,6 +53,7 @@ import scipy.sparse as sp
 
 from ...kernels.factorize import ic0
 from ...sparse import as_csr
+from ..classical import ick_pattern
 from ._torch import require_torch
 
 __all__ = ["matrix_to_graph", "factor_to_csr", "graph_to_matrix", "NODE_FEATURES", "EDGE_FEATURES",
@@ -58,22 +63,19 @@ __all__ = ["matrix_to_graph", "factor_to_csr", "graph_to_matrix", "NODE_FEATURES
 NODE_FEATURES = 4
 EDGE_FEATURES = 2
 #: The NumPy bookkeeping attributes (left out when graphs are batched).
-NUMPY_KEYS = ("tril_indptr", "tril_indices", "diag_pos", "off_pos", "sqrt_diag", "ic0_shift")
+NUMPY_KEYS = ("tril_indptr", "tril_indices", "diag_pos", "off_pos", "sqrt_diag", "ic0_shift", "level")
 
 
-def _tril_pattern(A: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``tril(A)`` in CSR with every diagonal entry stored last in its row; also the row of each entry."""
-    T = sp.tril(A, format="csr")
-    n = A.shape[0]
-    T = (T + sp.csr_matrix((np.zeros(n, T.dtype), (np.arange(n), np.arange(n))), shape=T.shape)).tocsr()
-    T.sort_indices()
-    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(T.indptr))
-    return T.indptr.astype(np.int64), T.indices.astype(np.int64), T.data.astype(np.float64), rows
+def _lower_pattern(A: sp.csr_matrix, level: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The IC(level) pattern with ``tril(A)``'s values (diagonal last in each row); also the row of each entry."""
+    lp, li, lv = ick_pattern(A, level)
+    rows = np.repeat(np.arange(A.shape[0], dtype=np.int64), np.diff(lp))
+    return lp.astype(np.int64), li.astype(np.int64), lv.astype(np.float64), rows
 
 
 def _scaled_ic0(lp: np.ndarray, li: np.ndarray, vals: np.ndarray, diag_pos: np.ndarray,
                 max_shifts: int = 12) -> tuple[np.ndarray, float]:
-    """IC(0) of the scaled ``tril(Â)``; on breakdown retry with ``(1 + α)`` on the diagonal."""
+    """IC of the scaled ``tril(Â)`` on its pattern; on breakdown retry with ``(1 + α)`` on the diagonal."""
     alpha = 0.0
     for _ in range(max_shifts + 1):
         v = vals
@@ -84,10 +86,10 @@ def _scaled_ic0(lp: np.ndarray, li: np.ndarray, vals: np.ndarray, diag_pos: np.n
         if status < 0:
             return out, alpha
         alpha = 1e-3 if alpha == 0 else 2.0 * alpha
-    raise ValueError("IC(0) of the scaled matrix broke down even with diagonal shifts; is A SPD?")
+    raise ValueError("IC of the scaled matrix broke down even with diagonal shifts; is A SPD?")
 
 
-def matrix_to_graph(A: Any, *, dtype: Any = None) -> Any:
+def matrix_to_graph(A: Any, *, dtype: Any = None, level: int = 0) -> Any:
     """A PyG ``Data`` describing the symmetric positive-diagonal matrix ``A``.
 
     Parameters
@@ -97,6 +99,9 @@ def matrix_to_graph(A: Any, *, dtype: Any = None) -> Any:
         lower triangle is read.
     dtype : torch.dtype, optional
         Floating dtype of the feature tensors (``torch.float32`` by default).
+    level : int
+        Level of fill of the factor's pattern: 0 for ``tril(A)`` (IC(0)),
+        1 for the IC(1) pattern, ...
 
     Returns
     -------
@@ -114,6 +119,10 @@ def matrix_to_graph(A: Any, *, dtype: Any = None) -> Any:
     >>> g = matrix_to_graph(np.array([[4.0, -1.0], [-1.0, 4.0]]))
     >>> g.edge_index.tolist(), g.a_off.tolist()
     ([[0], [1]], [-0.25])
+    >>> from itersolve.pdes import poisson
+    >>> g1 = matrix_to_graph(poisson((4, 4)), level=1)         # 9 fill edges with a_off = 0
+    >>> g1.edge_index.shape[1], int((g1.a_off == 0).sum()), g1.level
+    (33, 9, 1)
     """
     torch = require_torch()
     from torch_geometric.data import Data
@@ -121,7 +130,7 @@ def matrix_to_graph(A: Any, *, dtype: Any = None) -> Any:
     dtype = torch.float32 if dtype is None else dtype
     A = as_csr(A, name="A", dtype=np.float64)
     n = A.shape[0]
-    lp, li, lv, rows = _tril_pattern(A)
+    lp, li, lv, rows = _lower_pattern(A, int(level))
     diag_pos = lp[1:] - 1
     d = lv[diag_pos]
     if not np.all(d > 0):
@@ -135,7 +144,7 @@ def matrix_to_graph(A: Any, *, dtype: Any = None) -> Any:
     a_off = vals[off_pos]
     # row statistics of the full Â (both triangles)
     offsum = np.bincount(dst, np.abs(a_off), minlength=n) + np.bincount(src, np.abs(a_off), minlength=n)
-    deg = np.bincount(dst, minlength=n) + np.bincount(src, minlength=n)
+    deg = np.bincount(dst, minlength=n) + np.bincount(src, minlength=n)  # in the factor's pattern
     logd = np.log(d)
     ic, shift = _scaled_ic0(lp, li, vals, diag_pos)
     x = np.stack([logd - logd.mean(), offsum, deg / max(int(deg.max()), 1), ic[diag_pos]], axis=1)
@@ -154,13 +163,13 @@ def matrix_to_graph(A: Any, *, dtype: Any = None) -> Any:
         num_nodes=n,
     )
     g.tril_indptr, g.tril_indices, g.diag_pos, g.off_pos = lp, li, diag_pos, off_pos
-    g.sqrt_diag, g.ic0_shift = s, float(shift)
+    g.sqrt_diag, g.ic0_shift, g.level = s, float(shift), int(level)
     return g
 
 
 def factor_to_csr(graph: Any, diag: Any, off: Any, *, dtype: Any = np.float64,
                   index_dtype: Any = np.int64) -> sp.csr_matrix:
-    """The factor ``L = D^1/2 L̂`` in CSR on the pattern of ``tril(A)``.
+    """The factor ``L = D^1/2 L̂`` in CSR on the graph's pattern (``tril(A)`` at level 0).
 
     Parameters
     ----------

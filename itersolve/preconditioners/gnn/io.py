@@ -1,7 +1,7 @@
 """Saving and loading GNN preconditioner weights: safetensors + a JSON config, no pickle.
 
 A checkpoint ``PATH.safetensors`` holds the tensors (its metadata repeats
-``arch``, ``hidden``, ``layers``); ``PATH.json`` next to it holds the config:
+``arch``, ``hidden``, ``layers``, ``level``); ``PATH.json`` next to it holds the config:
 those three, the training settings and the command that produced it, and the
 ``sha256`` of the weights file. :func:`load_model` checks the hash, the
 architecture, and the name and shape of every tensor, and raises
@@ -48,11 +48,11 @@ def _sha256(path: Path) -> str:
 
 
 def model_config(model: nn.Module) -> dict[str, Any]:
-    """``arch``, ``hidden`` and ``layers`` of a model built by :func:`~.models.build_model`."""
+    """``arch``, ``hidden``, ``layers`` and ``level`` of a model built by :func:`~.models.build_model`."""
     arch = getattr(model, "arch", None)
     if arch not in ARCHITECTURES:
         raise TypeError(f"cannot describe {type(model).__name__}: not one of {sorted(ARCHITECTURES)}")
-    return {"arch": arch, "hidden": model.trunk.hidden, "layers": model.trunk.layers}
+    return {"arch": arch, "hidden": model.trunk.hidden, "layers": model.trunk.layers, "level": model.level}
 
 
 def save_model(model: nn.Module, path: str | os.PathLike, config: dict[str, Any] | None = None) -> Path:
@@ -101,7 +101,7 @@ def load_model(path: str | os.PathLike, *, check_hash: bool = True) -> tuple[nn.
     if check_hash and "sha256" in cfg and _sha256(path) != cfg["sha256"]:
         raise WeightsError(f"weights file {path} is corrupted: its sha256 does not match the one in {cfg_path.name}")
     try:
-        model = build_model(cfg["arch"], int(cfg["hidden"]), int(cfg["layers"]))
+        model = build_model(cfg["arch"], int(cfg["hidden"]), int(cfg["layers"]), int(cfg.get("level", 0)))
     except (KeyError, ValueError, TypeError) as err:
         raise WeightsError(f"{cfg_path}: cannot build the model ({err!r})") from err
     try:
@@ -110,9 +110,9 @@ def load_model(path: str | os.PathLike, *, check_hash: bool = True) -> tuple[nn.
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as err:  # safetensors raises its own error types for bad headers
         raise WeightsError(f"cannot read weights file {path}: {err}") from err
-    for key in ("arch", "hidden", "layers"):
-        if key in meta and meta[key] != str(cfg[key]):
-            raise WeightsError(f"{path.name} says {key}={meta[key]!r} but {cfg_path.name} says {cfg[key]!r}")
+    for key in ("arch", "hidden", "layers", "level"):
+        if key in meta and meta[key] != str(cfg.get(key)):
+            raise WeightsError(f"{path.name} says {key}={meta[key]!r} but {cfg_path.name} says {cfg.get(key)!r}")
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))

@@ -19,8 +19,11 @@ residual connections. Heads read one number per edge and one per node.
   too; the exponential form agrees with it to first order and keeps the
   diagonal positive by construction.)
 
-Both keep the sparsity of ``tril(A)``: the number of nonzeros of ``L`` -- and
-so the cost of a PCG iteration -- is known before the model runs.
+Both keep the sparsity of the graph's pattern -- ``tril(A)``, or the IC(k)
+pattern for a model built with ``level=k`` (PreCorrector[IC(1)] corrects the
+IC(1) factor) -- so the number of nonzeros of ``L``, and the cost of a PCG
+iteration, is known before the model runs. A model's ``level`` says which
+pattern its graphs must be built with (:func:`~.graph.matrix_to_graph`).
 
 Examples
 --------
@@ -136,9 +139,10 @@ class NeuralIF(nn.Module):
 
     arch = "neuralif"
 
-    def __init__(self, hidden: int = 16, layers: int = 4) -> None:
+    def __init__(self, hidden: int = 16, layers: int = 4, level: int = 0) -> None:
         super().__init__()
         self.trunk = FactorTrunk(hidden, layers)
+        self.level = int(level)
 
     def forward(self, graph: Any) -> tuple[torch.Tensor, torch.Tensor]:
         gd, go = self.trunk(graph)
@@ -146,9 +150,10 @@ class NeuralIF(nn.Module):
 
 
 class PreCorrector(nn.Module):
-    """A learned correction of IC(0): ``L̂ = l̂_IC0 + α·GNN(l̂_IC0)`` with ``α`` starting at 0.
+    """A learned correction of IC(k): ``L̂ = l̂_IC + α·GNN(l̂_IC)`` with ``α`` starting at 0.
 
-    ``forward(graph)`` returns ``(diag, off)`` of the scaled factor ``L̂``.
+    ``forward(graph)`` returns ``(diag, off)`` of the scaled factor ``L̂``;
+    ``level`` is the level of fill of the corrected factor (0: IC(0), 1: IC(1)).
 
     Examples
     --------
@@ -159,9 +164,10 @@ class PreCorrector(nn.Module):
 
     arch = "precorrector"
 
-    def __init__(self, hidden: int = 16, layers: int = 4) -> None:
+    def __init__(self, hidden: int = 16, layers: int = 4, level: int = 0) -> None:
         super().__init__()
         self.trunk = FactorTrunk(hidden, layers)
+        self.level = int(level)
         self.alpha = nn.Parameter(torch.zeros(()))
         # the zero heads would leave alpha without a gradient direction; give them a small start
         nn.init.normal_(self.trunk.edge_out.weight, std=1e-2)
@@ -177,7 +183,7 @@ class PreCorrector(nn.Module):
 ARCHITECTURES: dict[str, type[nn.Module]] = {"neuralif": NeuralIF, "precorrector": PreCorrector}
 
 
-def build_model(arch: str, hidden: int = 16, layers: int = 4) -> nn.Module:
+def build_model(arch: str, hidden: int = 16, layers: int = 4, level: int = 0) -> nn.Module:
     """A fresh model of the named architecture.
 
     Examples
@@ -187,4 +193,6 @@ def build_model(arch: str, hidden: int = 16, layers: int = 4) -> nn.Module:
     """
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown GNN architecture {arch!r}; known: {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[arch](hidden=hidden, layers=layers)
+    if int(level) != level or level < 0:
+        raise ValueError(f"level must be an integer >= 0, got {level}")
+    return ARCHITECTURES[arch](hidden=hidden, layers=layers, level=level)

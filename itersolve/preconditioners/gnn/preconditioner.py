@@ -1,16 +1,17 @@
 """``GNNPreconditioner``: a learned incomplete Cholesky factor used exactly like ``IC0``.
 
 Setup: matrix -> graph (:func:`~.graph.matrix_to_graph`) -> GNN, run without
-gradient -> factor ``L`` in CSR on the pattern of ``tril(A)`` -> ``Lᵀ`` and
-the level schedules. Apply: ``M⁻¹ r = L⁻ᵀ L⁻¹ r``, two level-scheduled
+gradient -> factor ``L`` in CSR on the pattern of ``tril(A)`` (or of IC(k) for
+a model with ``level=k``) -> ``Lᵀ`` and the level schedules. Apply: ``M⁻¹ r = L⁻ᵀ L⁻¹ r``, two level-scheduled
 triangular solves on the Numba kernels (the same kernels and the same
-sparsity as :class:`~itersolve.preconditioners.IC0`, so an apply costs what an
-IC(0) apply costs).
+sparsity as :class:`~itersolve.preconditioners.IC0` -- or as IC(k) for a
+model of level k -- so an apply costs what that classical apply costs).
 
-If the model yields NaN/Inf or a non-positive diagonal entry, the
-preconditioner falls back to IC(0) with a :class:`GNNFallbackWarning` (or
-raises ``ValueError`` when ``strict=True``); ``P.fallback`` says which
-happened. Never a wrong answer: the fallback is an ordinary IC(0).
+If the model yields NaN/Inf or a non-positive diagonal entry, or fails the
+setup probe (see :class:`GNNPreconditioner`), the preconditioner falls back to IC(0) (IC(k) for a level-k model) with a
+:class:`GNNFallbackWarning` (or raises ``ValueError`` when ``strict=True``);
+``P.fallback`` says which happened. Never a wrong answer: the fallback is an
+ordinary incomplete Cholesky factor.
 
 This module does not import torch; building a ``GNNPreconditioner`` does (it
 needs the ``torch`` extra).
@@ -28,18 +29,20 @@ import numpy as np
 
 from ...kernels.triangular import level_schedule, lower_solve, upper_solve
 from ..base import Preconditioner
-from ..classical import IC0
+from ..classical import ICk
 
-__all__ = ["GNNPreconditioner", "GNNFallbackWarning", "DEFAULT_MODEL", "load_pretrained"]
+__all__ = ["GNNPreconditioner", "GNNFallbackWarning", "DEFAULT_MODEL", "PROBE_BOUND", "load_pretrained"]
 
 #: The shipped model used when none is named: the best one for 2-D diffusion.
 DEFAULT_MODEL = "diffusion2d"
+#: Largest Rayleigh quotient of ``M⁻¹A`` accepted on the setup probe (see :class:`GNNPreconditioner`).
+PROBE_BOUND = 1e2
 
 _CACHE: dict[tuple[str, str], Any] = {}
 
 
 class GNNFallbackWarning(RuntimeWarning):
-    """The GNN's factor was unusable (NaN/Inf or a non-positive pivot); IC(0) is used instead."""
+    """The GNN's factor was unusable (NaN/Inf or a non-positive pivot); IC(0) (IC(k)) is used instead."""
 
 
 def load_pretrained(name: str, dtype: str = "float32") -> Any:
@@ -92,6 +95,10 @@ class GNNPreconditioner(Preconditioner):
     inference_dtype : {"float32", "float64"}
         Precision of the network for shipped/path models (a module is run in
         the dtype of its parameters).
+    probe_bound : float
+        Largest accepted Rayleigh quotient of ``M⁻¹A`` on the setup probe
+        (see Notes; default :data:`PROBE_BOUND`, ``numpy.inf`` keeps only the
+        finiteness check).
 
     Attributes
     ----------
@@ -106,9 +113,22 @@ class GNNPreconditioner(Preconditioner):
     ------
     ValueError
         If ``A`` has a non-positive diagonal, or (``strict=True``) if the
-        model's factor has NaN/Inf or a non-positive diagonal entry.
+        model's factor has NaN/Inf or a non-positive diagonal entry or fails
+        the probe.
     ImportError
         If the ``torch`` extra is not installed.
+
+    Notes
+    -----
+    The setup probe: one apply and one product with ``A`` on the
+    alternating vector ``v = (1, -1, 1, ...)`` give ``q = pᵀAp / pᵀv`` with
+    ``p = M⁻¹v``, a Rayleigh quotient of ``M^-1/2 A M^-1/2``, so a lower bound
+    on ``λ_max(M⁻¹A)``. A factor that approximates ``A`` keeps it near 1
+    (about 1.4 for the shipped models on 2-D diffusion, about 1 for IC(0)); a
+    model applied far outside its training distribution (anisotropic
+    diffusion, FEM matrices, for the diffusion model) gave ``5·10^2`` to
+    ``10^84`` and PCG stalled or overflowed. Above ``probe_bound`` (or not
+    finite) the factor is treated as unusable. A check, not a guarantee.
 
     Examples
     --------
@@ -135,12 +155,16 @@ class GNNPreconditioner(Preconditioner):
         dtype: np.dtype | type | None = None,
         strict: bool = False,
         inference_dtype: str = "float32",
+        probe_bound: float = PROBE_BOUND,
     ) -> None:
         if inference_dtype not in ("float32", "float64"):
             raise ValueError(f"inference_dtype must be 'float32' or 'float64', got {inference_dtype!r}")
         self.model = model
         self.strict = bool(strict)
         self.inference_dtype = inference_dtype
+        if not probe_bound > 0:
+            raise ValueError(f"probe_bound must be > 0, got {probe_bound}")
+        self.probe_bound = float(probe_bound)
         super().__init__(A, dtype=dtype)
 
     def _resolve_model(self) -> Any:
@@ -160,7 +184,8 @@ class GNNPreconditioner(Preconditioner):
         params = list(model.parameters()) if hasattr(model, "parameters") else []
         tdtype = params[0].dtype if params else torch.float32
         t0 = time.perf_counter()
-        graph = matrix_to_graph(self.A, dtype=tdtype)
+        level = int(getattr(model, "level", 0))
+        graph = matrix_to_graph(self.A, dtype=tdtype, level=level)
         t1 = time.perf_counter()
         with torch.inference_mode():
             diag, off = model(graph)
@@ -169,18 +194,35 @@ class GNNPreconditioner(Preconditioner):
         diag = diag.detach().double().numpy()
         off = off.detach().double().numpy()
         problem = _factor_problem(diag, off)
-        L = None
         if problem is None:
-            L = factor_to_csr(graph, diag, off, dtype=self.dtype, index_dtype=self.A.indptr.dtype)
-            problem = _factor_problem(L.data[graph.diag_pos], L.data)  # after rounding to dtype
+            self._use(factor_to_csr(graph, diag, off, dtype=self.dtype, index_dtype=self.A.indptr.dtype))
+            problem = _factor_problem(self.L.data[graph.diag_pos], self.L.data)  # after rounding to dtype
+        if problem is None:
+            problem = self._probe()
         self.fallback = problem is not None
         self.fallback_reason = problem
         if problem is not None:
             msg = f"the GNN factor is unusable ({problem})"
             if self.strict:
                 raise ValueError(msg + "; strict=True, so no fallback to IC(0)")
-            warnings.warn(msg + "; falling back to IC(0)", GNNFallbackWarning, stacklevel=4)
-            L = IC0(self.A, shift=1e-3 if graph.ic0_shift > 0 else 0.0, dtype=self.dtype).L
+            warnings.warn(msg + f"; falling back to IC({level})", GNNFallbackWarning, stacklevel=4)
+            self._use(ICk(self.A, level, shift=1e-3 if graph.ic0_shift > 0 else 0.0, dtype=self.dtype).L)
+
+    def _probe(self) -> str | None:
+        """Why the factor fails the probe check (see the class notes), or ``None``."""
+        v = np.ones(self.n, self.dtype)
+        v[1::2] = -1.0
+        p = np.empty(self.n, self.dtype)
+        self._apply(v, p)
+        with np.errstate(all="ignore"):
+            q = float(p @ (self.A @ p)) / float(p @ v)
+        if np.isfinite(q) and 0.0 < q <= self.probe_bound:
+            return None
+        return (f"the probe's Rayleigh quotient of M^-1 A is {q:.3g}, not in (0, {self.probe_bound:g}]: "
+                "is A far from the model's training distribution?")
+
+    def _use(self, L: Any) -> None:
+        """Take ``L`` as the factor: its transpose, the level schedules and the work vector."""
         self.L = L
         LT = L.T.tocsr()
         LT.sort_indices()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,10 @@ from ...solvers import cg
 from ..classical import IC0
 from .data import make_matrix, seed_for
 from .graph import NUMPY_KEYS, graph_to_matrix, matrix_to_graph
-from .io import save_model
+from .io import model_config, save_model
 from .losses import frobenius_loss, solution_loss
 from .models import build_model
-from .preconditioner import GNNPreconditioner
+from .preconditioner import GNNFallbackWarning, GNNPreconditioner
 
 __all__ = ["TrainConfig", "TrainResult", "train", "validate"]
 
@@ -52,14 +53,21 @@ class TrainConfig:
 
     Attributes
     ----------
-    family : {"diffusion2d", "anisotropic2d"}
-    grid : int
-        Training grid side (``grid**2`` unknowns).
+    family : {"diffusion2d", "anisotropic2d", "fem"}
+        See :mod:`.data`.
+    grid : int or tuple of int
+        Training grid side(s) (``grid**2`` unknowns); with several sides,
+        system ``i`` uses ``grid[i % len(grid)]`` (a mix of sizes teaches the
+        model scales it would otherwise only meet at test time).
     variances : tuple of float
-        Variances ``σ²`` of ``log k``; system ``i`` uses ``variances[i % len]``.
+        Variances ``σ²`` of ``log k``; system ``i`` uses
+        ``variances[(i // len(grid)) % len(variances)]``, so every size meets
+        every variance.
     length : float
         Correlation length of the random field.
     arch : {"precorrector", "neuralif"}
+    level : int
+        Level of fill of the factor's pattern (0: IC(0)'s, 1: IC(1)'s).
     hidden, layers : int
         Width and number of message-passing blocks.
     loss : {"solution", "frobenius"}
@@ -74,13 +82,20 @@ class TrainConfig:
         Seeds data (``seed_for``), initialisation and shuffling.
     threads : int
         ``torch.set_num_threads`` during training.
+    init : str, optional
+        Start from these weights (a shipped model name or a checkpoint path)
+        instead of a fresh model -- fine-tuning; ``arch``, ``hidden`` and
+        ``layers`` must match the checkpoint. Its name, ``sha256`` and
+        command are kept in the new config (``init_from``). ``level`` may differ: a
+        PreCorrector[IC(0)] is a sensible start for a PreCorrector[IC(1)].
     """
 
     family: str = "diffusion2d"
-    grid: int = 64
+    grid: tuple[int, ...] = (64,)
     variances: tuple[float, ...] = (0.7,)
     length: float = 0.1
     arch: str = "precorrector"
+    level: int = 0
     hidden: int = 16
     layers: int = 4
     loss: str = "solution"
@@ -92,12 +107,16 @@ class TrainConfig:
     lr: float = 3e-3
     seed: int = 0
     threads: int = 2
+    init: str | None = None
 
     def __post_init__(self) -> None:
         self.variances = tuple(float(v) for v in np.atleast_1d(self.variances))
+        self.grid = tuple(int(g) for g in np.atleast_1d(self.grid))
+        if min(self.grid) < 1:
+            raise ValueError(f"grid must be >= 1, got {self.grid}")
         if self.loss not in ("solution", "frobenius"):
             raise ValueError(f"loss must be 'solution' or 'frobenius', got {self.loss!r}")
-        for name in ("grid", "n_train", "rhs", "epochs", "batch_size", "threads"):
+        for name in ("n_train", "rhs", "epochs", "batch_size", "threads"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
@@ -115,6 +134,10 @@ class TrainConfig:
             flag = "--" + f.name.replace("_", "-")
             if f.name == "variances":
                 parts += ["--variance", *[repr(v) for v in value]]
+            elif f.name == "grid":
+                parts += ["--grid", *[str(g) for g in value]]
+            elif value is None:
+                continue
             else:
                 parts += [flag, str(value)]
         if out is not None:
@@ -133,12 +156,18 @@ class TrainResult:
     seconds: float = 0.0
 
 
+def _system(cfg: TrainConfig, split: str, i: int) -> Any:
+    """System ``i`` of ``split``: every grid side meets every variance (see :class:`TrainConfig`)."""
+    ng = len(cfg.grid)
+    grid, var = cfg.grid[i % ng], cfg.variances[(i // ng) % len(cfg.variances)]
+    return make_matrix(cfg.family, grid, var, seed_for(split, i, cfg.seed), length=cfg.length)
+
+
 def _training_set(cfg: TrainConfig, rng: np.random.Generator) -> list[Any]:
     graphs = []
     for i in range(cfg.n_train):
-        var = cfg.variances[i % len(cfg.variances)]
-        A = make_matrix(cfg.family, cfg.grid, var, seed_for("train", i, cfg.seed), length=cfg.length)
-        g = matrix_to_graph(A)
+        A = _system(cfg, "train", i)
+        g = matrix_to_graph(A, level=cfg.level)
         if cfg.loss == "solution":
             Ahat = graph_to_matrix(g)
             s = g.sqrt_diag
@@ -154,8 +183,7 @@ def _training_set(cfg: TrainConfig, rng: np.random.Generator) -> list[Any]:
 def _validation_set(cfg: TrainConfig) -> list[tuple[Any, np.ndarray, int]]:
     out = []
     for i in range(cfg.n_val):
-        var = cfg.variances[i % len(cfg.variances)]
-        A = make_matrix(cfg.family, cfg.grid, var, seed_for("val", i, cfg.seed), length=cfg.length)
+        A = _system(cfg, "val", i)
         b = np.random.default_rng(seed_for("val", i, cfg.seed)).standard_normal(A.shape[0])
         ic = cg(A, b, M=IC0(A), rtol=1e-8).iterations
         out.append((A, b, ic))
@@ -163,12 +191,19 @@ def _validation_set(cfg: TrainConfig) -> list[tuple[Any, np.ndarray, int]]:
 
 
 def validate(model: torch.nn.Module, systems: list[tuple[Any, np.ndarray, int]]) -> dict[str, float]:
-    """Mean PCG iterations with ``model`` (and with IC(0)) over validation systems ``(A, b, ic0_iters)``."""
+    """Mean PCG iterations with ``model`` (and with IC(0)) over validation systems ``(A, b, ic0_iters)``.
+
+    A system on which PCG fails, or on which the model's factor is unusable
+    (so :class:`GNNPreconditioner` would fall back to IC), counts as infinitely
+    many iterations.
+    """
     its, ics = [], []
     for A, b, ic in systems:
-        P = GNNPreconditioner(A, model=model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GNNFallbackWarning)
+            P = GNNPreconditioner(A, model=model)
         res = cg(A, b, M=P, rtol=1e-8)
-        its.append(res.iterations if res.converged else np.inf)
+        its.append(res.iterations if res.converged and not P.fallback else np.inf)
         ics.append(ic)
     mean, mean_ic = float(np.mean(its)), float(np.mean(ics))
     return {"val_iterations": mean, "val_ic0_iterations": mean_ic, "val_ratio": mean / mean_ic}
@@ -204,7 +239,7 @@ def train(cfg: TrainConfig | None = None, *, out: str | Path | None = None, prog
         rng = np.random.default_rng(cfg.seed)
         graphs = _training_set(cfg, rng)
         val = _validation_set(cfg) if cfg.n_val > 0 else []
-        model = build_model(cfg.arch, cfg.hidden, cfg.layers)
+        model = _initial_model(cfg)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         steps_per_epoch = -(-len(graphs) // cfg.batch_size)
         total = steps_per_epoch * cfg.epochs
@@ -217,6 +252,8 @@ def train(cfg: TrainConfig | None = None, *, out: str | Path | None = None, prog
         out_path = Path(out) if out is not None else None
         config = {"kind": "gnn-preconditioner", "training": dataclasses.asdict(cfg),
                   "command": command or cfg.command(out_path)}
+        if cfg.init is not None:
+            config["init_from"] = _provenance(cfg.init)
         for epoch in range(1, cfg.epochs + 1):
             order = torch.randperm(len(graphs), generator=gen).tolist()
             losses = []
@@ -264,6 +301,35 @@ def train(cfg: TrainConfig | None = None, *, out: str | Path | None = None, prog
         return TrainResult(model, history, out_path, best_epoch, time.perf_counter() - t_start)
     finally:
         torch.set_num_threads(threads)
+
+
+def _initial_model(cfg: TrainConfig) -> torch.nn.Module:
+    """A fresh model, or the weights of ``cfg.init`` (which must have ``cfg``'s architecture)."""
+    model = build_model(cfg.arch, cfg.hidden, cfg.layers, cfg.level)
+    if cfg.init is None:
+        return model
+    from .preconditioner import load_pretrained
+
+    start = load_pretrained(cfg.init, "float32")
+    have, want = model_config(start), model_config(model)
+    if {**have, "level": 0} != {**want, "level": 0}:
+        raise ValueError(f"init={cfg.init!r} is {have}, but the run asks for {want}")
+    model.load_state_dict(start.state_dict())
+    return model
+
+
+def _provenance(init: str) -> dict[str, Any]:
+    """Name, ``sha256`` and training command of the checkpoint a run starts from (kept in its config)."""
+    import json
+
+    from ... import pretrained
+
+    try:
+        cfg = pretrained.config(init)
+    except KeyError:
+        cfg = json.loads(Path(init).with_suffix(".json").read_text())
+    return {"name": init, "sha256": cfg.get("sha256"), "command": cfg.get("command"),
+            "init_from": cfg.get("init_from")}
 
 
 def _bar(total: int, enabled: bool) -> Any:

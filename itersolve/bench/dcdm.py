@@ -1,0 +1,296 @@
+"""The DCDM benchmark (``itersolve bench dcdm``): deep conjugate directions vs CG, IC(0)-PCG and AMG-PCG.
+
+Held-out pressure-Poisson systems only: MAC grids with random obstacles
+(:func:`itersolve.pdes.fluids.obstacles.random_obstacles`, 5 obstacles,
+open top) and right-hand sides that are divergences of smooth random
+velocity fields, both drawn from the benchmark seeds of
+:func:`itersolve.solvers.deep_directions.data.seed_for` (disjoint from the
+training and validation seeds). Sizes: 2-D 64², 128², 256² and 3-D 32³,
+64³ (quick: 64², 128², 32³). Every method solves every system to
+``rtol`` 1e-4 and 1e-6 under the one stopping rule ``‖b − Ax‖ ≤ rtol‖b‖``.
+
+Per row: iterations, setup time (IC(0) factorisation, AMG hierarchy; for
+DCDM the solver's own setup, the shipped model being loaded once per
+dimension and its load time reported apart), network-call time (DCDM),
+solve and total time, convergence, the DCDM fallback steps, and the ratios
+DCDM/CG and DCDM/IC(0) of iterations. The issue's targets are checked and
+printed as met / not met with the figures; the growth of iterations from
+the smallest to the largest size is reported per method.
+
+torch runs with one thread (:data:`TORCH_THREADS`): the machines are shared
+2-core boxes.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..pdes.fluids.obstacles import random_obstacles
+from ..pdes.fluids.pressure import pressure_system, random_rhs
+from ..preconditioners import AMG, IC0
+from ..solvers import cg
+from ..solvers.dcdm import dcdm
+from .report import format_table, progress, write_json
+
+__all__ = ["run", "SIZES", "RTOLS", "MODELS", "TORCH_THREADS", "MAXITER"]
+
+#: Grid sides per dimension: (quick, full).
+SIZES = {False: {2: (64, 128, 256), 3: (32, 64)}, True: {2: (64, 128), 3: (32,)}}
+RTOLS = (1e-4, 1e-6)
+#: Shipped models used per dimension.
+MODELS = {2: "dcdm2d-64", 3: "dcdm3d-32"}
+TORCH_THREADS = 1
+#: Iteration cap of every method (a miss is reported as not converged).
+MAXITER = 3000
+#: DCDM's cap: each iteration is a network call, so a stalling solve is cut short sooner.
+DCDM_MAXITER = 1000
+
+COLUMNS = [
+    ("system", "system", "s"),
+    ("rtol", "rtol", ".0e"),
+    ("method", "method", "s"),
+    ("iterations", "iters", "d"),
+    ("setup", "setup s", ".3f"),
+    ("network", "net s", ".3f"),
+    ("solve", "solve s", ".3f"),
+    ("total", "total s", ".3f"),
+    ("converged", "conv", "s"),
+    ("fallbacks", "fallb", "d"),
+    ("vs_cg", "it/CG", ".3f"),
+    ("vs_ic0", "it/IC0", ".3f"),
+]
+
+
+def _system(dim: int, side: int, index: int) -> tuple[Any, np.ndarray]:
+    from ..solvers.deep_directions.data import seed_for
+
+    seed = seed_for("bench", index)
+    system = pressure_system(random_obstacles((side,) * dim, count=5, seed=seed))
+    return system, random_rhs(system, seed=seed)
+
+
+def _classical(name: str, A: Any, b: np.ndarray, rtol: float) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    M = {"CG": lambda: None, "IC(0)-PCG": lambda: IC0(A), "AMG-PCG": lambda: AMG(A)}[name]()
+    build = time.perf_counter() - t0
+    return cg(A, b, rtol=rtol, M=M, maxiter=MAXITER), build
+
+
+def _row(label: str, rtol: float, method: str, res: Any, extra_setup: float) -> dict[str, Any]:
+    details = res.details
+    network = details.get("network_time", 0.0)
+    return {
+        "system": label,
+        "rtol": rtol,
+        "method": method,
+        "iterations": int(res.iterations),
+        "setup": res.setup_time + extra_setup,
+        "network": network if method == "DCDM" else None,
+        "solve": res.solve_time,
+        "total": res.total_time + extra_setup,
+        "converged": "yes" if res.converged else res.reason.name,
+        "fallbacks": details.get("fallback_steps") if method == "DCDM" else None,
+    }
+
+
+def run(quick: bool = True, out_dir: str | Path | None = "bench-results", progress: bool = True, *,
+        sizes: dict[int, tuple[int, ...]] | None = None, models: dict[int, Any] | None = None,
+        systems: int = 1) -> dict:
+    """Run the benchmark, print the table and the targets, write ``dcdm.json`` and ``dcdm.png``.
+
+    Parameters
+    ----------
+    quick : bool
+        64², 128² and 32³ (a few minutes) instead of the full sizes.
+    out_dir : path or None
+        Where the JSON and PNG go (nothing is written when None).
+    progress : bool
+        tqdm bar over the systems.
+    sizes, models, systems
+        Overrides for tests: grid sides per dimension, models (names, paths
+        or networks) per dimension, and systems per size.
+
+    Returns
+    -------
+    dict
+        ``rows`` (one per system, rtol and method), ``summary`` (means per
+        size, rtol and method with the ratios), ``growth``, ``targets`` and
+        ``histories``.
+    """
+    import torch
+
+    from ..solvers.deep_directions.io import resolve_model
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(TORCH_THREADS)
+    try:
+        sizes = sizes or SIZES[bool(quick)]
+        models = {**MODELS, **(models or {})}
+        nets, load_time = {}, {}
+        for dim in sizes:
+            t0 = time.perf_counter()
+            spec = models[dim]
+            nets[dim] = resolve_model(spec)[0] if isinstance(spec, (str, Path)) else spec
+            load_time[dim] = time.perf_counter() - t0
+        cases = [(dim, side, i) for dim in sorted(sizes) for side in sizes[dim] for i in range(systems)]
+        rows, histories = [], {}
+        for dim, side, i in progress_iter(cases, progress):
+            system, b = _system(dim, side, i)
+            label = f"{dim}D {side}^{dim}" + (f" #{i}" if systems > 1 else "")
+            for rtol in RTOLS:
+                for method in ("CG", "IC(0)-PCG", "AMG-PCG"):
+                    res, build = _classical(method, system.A, b, rtol)
+                    rows.append({**_row(label, rtol, method, res, build), "dim": dim, "side": side})
+                    histories[f"{dim}D {side} {rtol:.0e} {method}"] = res.residuals / np.linalg.norm(b)
+                res = dcdm(system, b, model=nets[dim], rtol=rtol, maxiter=DCDM_MAXITER)
+                rows.append({**_row(label, rtol, "DCDM", res, 0.0), "dim": dim, "side": side,
+                             "fallback_causes": res.details["fallbacks"]})
+                histories[f"{dim}D {side} {rtol:.0e} DCDM"] = res.residuals / np.linalg.norm(b)
+        summary = _summarise(rows)
+        growth = _growth(summary, sizes)
+        targets = _targets(summary, growth, sizes)
+        print(format_table(summary, COLUMNS))
+        print("\niteration growth, smallest -> largest size:")
+        for g in growth:
+            print(f"  {g['dim']}D {g['from']}->{g['to']} rtol {g['rtol']:.0e} {g['method']:10s} x{g['factor']:.2f}")
+        print("\ntargets:")
+        for t in targets:
+            print(f"  [{'met' if t['met'] else 'NOT met'}] {t['target']}: {t['measured']}")
+        payload = {"suite": "dcdm", "quick": bool(quick), "rtols": list(RTOLS), "sizes": sizes,
+                   "models": {d: str(m) if isinstance(m, (str, Path)) else type(m).__name__
+                              for d, m in models.items() if d in sizes},
+                   "model_load_seconds": load_time, "torch_threads": TORCH_THREADS, "rows": rows,
+                   "summary": summary, "growth": growth, "targets": targets, "histories": histories}
+        if out_dir is not None:
+            path = write_json(Path(out_dir) / "dcdm.json", payload)
+            png = _plot(summary, histories, sizes, Path(out_dir) / "dcdm.png")
+            print(f"\nwrote {path}" + (f" and {png}" if png else ""))
+        return payload
+    finally:
+        torch.set_num_threads(threads)
+
+
+def progress_iter(cases: list, enabled: bool) -> Any:
+    """The cases under a progress bar."""
+    return progress(cases, total=len(cases), desc="dcdm", enabled=enabled)
+
+
+def _summarise(rows: list[dict]) -> list[dict]:
+    """Means over the systems of one size, rtol and method, with the DCDM ratios."""
+    keys = sorted({(r["dim"], r["side"], r["rtol"], r["method"]) for r in rows},
+                  key=lambda k: (k[0], k[1], -k[2], ["CG", "IC(0)-PCG", "AMG-PCG", "DCDM"].index(k[3])))
+    out = []
+    for dim, side, rtol, method in keys:
+        group = [r for r in rows if (r["dim"], r["side"], r["rtol"], r["method"]) == (dim, side, rtol, method)]
+        mean = {k: float(np.mean([r[k] for r in group])) for k in ("iterations", "setup", "solve", "total")}
+        row = {"system": f"{dim}D {side}^{dim}", "dim": dim, "side": side, "rtol": rtol, "method": method,
+               **mean, "iterations": int(round(mean["iterations"])),
+               "converged": "yes" if all(r["converged"] == "yes" for r in group) else "no"}
+        if method == "DCDM":
+            row["network"] = float(np.mean([r["network"] for r in group]))
+            row["fallbacks"] = int(sum(r["fallbacks"] for r in group))
+        out.append(row)
+    for row in out:
+        if row["method"] != "DCDM":
+            continue
+        for ref, key in (("CG", "vs_cg"), ("IC(0)-PCG", "vs_ic0")):
+            base = next(r for r in out if (r["dim"], r["side"], r["rtol"], r["method"]) ==
+                        (row["dim"], row["side"], row["rtol"], ref))
+            row[key] = row["iterations"] / max(base["iterations"], 1)
+    return out
+
+
+def _lookup(summary: list[dict], dim: int, side: int, rtol: float, method: str) -> dict:
+    return next(r for r in summary if (r["dim"], r["side"], r["rtol"], r["method"]) == (dim, side, rtol, method))
+
+
+def _growth(summary: list[dict], sizes: dict[int, tuple[int, ...]]) -> list[dict]:
+    out = []
+    for dim, sides in sorted(sizes.items()):
+        if len(sides) < 2:
+            continue
+        lo, hi = min(sides), max(sides)
+        for rtol in RTOLS:
+            for method in ("CG", "IC(0)-PCG", "AMG-PCG", "DCDM"):
+                a = _lookup(summary, dim, lo, rtol, method)["iterations"]
+                b = _lookup(summary, dim, hi, rtol, method)["iterations"]
+                out.append({"dim": dim, "from": lo, "to": hi, "rtol": rtol, "method": method,
+                            "factor": b / max(a, 1), "per_doubling": (b / max(a, 1)) ** (1 / np.log2(hi / lo))})
+    return out
+
+
+def _targets(summary: list[dict], growth: list[dict], sizes: dict[int, tuple[int, ...]]) -> list[dict]:
+    rtol = 1e-4
+    dc = [r for r in summary if r["method"] == "DCDM" and r["rtol"] == rtol]
+    out = [
+        {"target": "DCDM iterations <= 1/5 of CG's at every size (rtol 1e-4)",
+         "measured": ", ".join(f"{r['system']}: {r['vs_cg']:.2f}" for r in dc),
+         "met": all(r["vs_cg"] <= 0.2 and r["converged"] == "yes" for r in dc)},
+        {"target": "DCDM iterations below IC(0)-PCG's at every size (rtol 1e-4)",
+         "measured": ", ".join(f"{r['system']}: {r['vs_ic0']:.2f}" for r in dc),
+         "met": all(r["vs_ic0"] < 1.0 and r["converged"] == "yes" for r in dc)},
+    ]
+    for g in growth:
+        if g["method"] != "DCDM" or g["rtol"] != rtol:
+            continue
+        cg_g = next(x for x in growth if (x["dim"], x["rtol"], x["method"]) == (g["dim"], rtol, "CG"))
+        out.append({"target": f"{g['dim']}-D {g['from']}->{g['to']}: DCDM iterations grow <= 1.5x "
+                              f"(CG: about 2x per doubling)",
+                    "measured": f"DCDM x{g['factor']:.2f}, CG x{cg_g['factor']:.2f} "
+                                f"({cg_g['per_doubling']:.2f} per doubling)",
+                    "met": g["factor"] <= 1.5})
+    if 3 in sizes:
+        side = max(sizes[3])
+        d = _lookup(summary, 3, side, rtol, "DCDM")
+        ic = _lookup(summary, 3, side, rtol, "IC(0)-PCG")
+        amg = _lookup(summary, 3, side, rtol, "AMG-PCG")
+        out.append({"target": f"DCDM total time below IC(0)-PCG at the largest 3-D size ({side}^3, rtol 1e-4)",
+                    "measured": f"DCDM {d['total']:.3f} s (network {d['network']:.3f} s), IC(0)-PCG "
+                                f"{ic['total']:.3f} s, AMG-PCG {amg['total']:.3f} s",
+                    "met": d["total"] < ic["total"] and d["converged"] == "yes"})
+    return out
+
+
+def _plot(summary: list[dict], histories: dict, sizes: dict[int, tuple[int, ...]], path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - matplotlib is a dev dependency
+        return None
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for dim, style in ((2, "-"), (3, "--")):
+        if dim not in sizes:
+            continue
+        for method in ("CG", "IC(0)-PCG", "AMG-PCG", "DCDM"):
+            pts = [(r["side"], r["iterations"]) for r in summary
+                   if r["dim"] == dim and r["method"] == method and r["rtol"] == 1e-4]
+            if pts:
+                xs, ys = zip(*sorted(pts))
+                ax1.plot(xs, ys, style, marker="o", label=f"{method} ({dim}-D)")
+    ax1.set_xscale("log", base=2)
+    ax1.set_yscale("log")
+    ax1.set_xlabel("grid side")
+    ax1.set_ylabel("iterations to rtol 1e-4")
+    ax1.legend(fontsize=7)
+    dim = 2 if 2 in sizes else 3
+    side = max(sizes[dim])
+    for method in ("CG", "IC(0)-PCG", "AMG-PCG", "DCDM"):
+        h = histories.get(f"{dim}D {side} 1e-06 {method}")
+        if h is not None:
+            ax2.semilogy(h, label=method)
+    ax2.axhline(1e-6, color="k", ls=":", lw=0.8)
+    ax2.set_xlabel("iteration")
+    ax2.set_ylabel("‖r‖ / ‖b‖")
+    ax2.set_title(f"{dim}-D {side}^{dim}, rtol 1e-6")
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,240 @@
+"""The NeuralStagger benchmark (``itersolve bench stagger``): learned flow solvers against the numerical reference.
+
+Two channels on the fine grid (default 32 x 64), both rolled out for the same
+physical time from the same initial state: flow past a cylinder, and a layout
+never drawn in training (:func:`~itersolve.pdes.fluids.navier_stokes.held_out_layout`).
+Methods: the projection-method reference
+(:class:`~itersolve.pdes.fluids.reference.ProjectionSolver`, AMG-PCG pressure
+solves), the base network (``s = 1``) and every shipped NeuralStagger model
+(``s = 2, 4``, with ``s_T = 1, 2``).
+
+Per method and case: seconds per simulated time unit at batch size 1
+(latency) and per environment at batch size :data:`BATCH` (throughput; the
+reference runs one environment at a time), the relative L2 error of the
+velocity over the whole rollout on fluid faces against the reference, and the
+vortex-shedding frequency of a probe behind the obstacle
+(:func:`~itersolve.pdes.stagger.control.shedding_frequency`, start-up left
+out). The issue's targets are checked and printed as met or not met; the JSON
+holds everything, the PNG the final vorticity of every method side by side.
+
+JAX runs with however many threads XLA is given (see ``XLA_FLAGS``); the JSON records the flags.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .report import format_table, write_json
+from .report import progress as progress_bar
+
+__all__ = ["run", "TARGETS", "BATCH"]
+
+#: Environments per batch for the throughput timing of the networks.
+BATCH = 8
+
+TARGETS = {
+    "error_vs_base": "decomposed models: rollout error <= 1.5x the base model's (each case)",
+    "frequency": "decomposed models: shedding frequency within 5 % of the numerical reference (cylinder)",
+    "speedup_vs_base": "speed-up over the base network >= 4x on 2 CPU cores (time per simulated unit)",
+    "vs_reference": "every neural model >= 10x faster than the numerical reference at the same grid",
+}
+
+COLUMNS = [
+    ("case", "case", "s"),
+    ("method", "method", "s"),
+    ("s_per_unit_b1", "s/unit b=1", ".4f"),
+    ("s_per_unit_batch", f"s/unit/env b={BATCH}", ".5f"),
+    ("speedup_vs_base", "x base", ".2f"),
+    ("speedup_vs_reference", "x ref", ".1f"),
+    ("rel_l2", "rel L2", ".3f"),
+    ("frequency", "freq", ".4f"),
+    ("freq_error", "f err", ".3f"),
+]
+
+
+def _label(cfg: dict) -> str:
+    m = cfg["model"]
+    return "base" if m["s"] == 1 and m["st"] == 1 else f"s={m['s']} sT={m['st']}"
+
+
+def _time(fn: Any, repeat: int) -> float:
+    fn()  # compile
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return float(best)
+
+
+def _rel_l2(u: np.ndarray, v: np.ndarray, ref: dict, fu: np.ndarray, fv: np.ndarray) -> float:
+    num = np.sum(fu * (u - ref["u"]) ** 2) + np.sum(fv * (v - ref["v"]) ** 2)
+    den = np.sum(fu * ref["u"] ** 2) + np.sum(fv * ref["v"] ** 2)
+    return float(np.sqrt(num / den)) if np.isfinite(num) else float("inf")
+
+
+def run(quick: bool = True, out_dir: str | None = "bench-results", progress: bool = True, *,
+        grid: tuple[int, int] = (32, 64), steps: int | None = None, discard: int | None = None,
+        models: list[Any] | None = None, repeat: int = 1) -> dict:
+    """Run the benchmark, print the table and the targets, write ``stagger.json`` and ``stagger.png``.
+
+    ``models``: shipped names or ``.safetensors`` paths (default: every shipped
+    ``neuralstagger`` model); ``steps`` time steps (default 240 quick, 480 full),
+    of which the first ``discard`` (default a third) are left out of the frequency.
+    Every timing is one run after a warm-up (compilation) run (``repeat`` > 1: the best of
+    that many), like the single timed run of the reference, so that both see the same machine load.
+    Returns the payload written to the JSON.
+    """
+    from ..pdes.stagger._jax import require_jax
+
+    require_jax()
+
+    from .. import pretrained
+    from ..pdes.fluids.mac import curl, vorticity
+    from ..pdes.fluids.navier_stokes import Physics, cylinder, held_out_layout
+    from ..pdes.fluids.reference import ProjectionSolver
+    from ..pdes.stagger.control import default_probe, shedding_frequency
+    from ..pdes.stagger.io import KIND, config_of, load
+    from ..pdes.stagger.rollouts import initial_states, rollout
+
+    physics = Physics()
+    steps = int(steps or (240 if quick else 480))
+    discard = int(steps // 3 if discard is None else discard)
+    if models is None:
+        models = pretrained.available(kind=KIND)
+    loaded = {}
+    for m in models:
+        cfg = config_of(m)
+        loaded[_label(cfg) if _label(cfg) not in loaded else str(m)] = (load(m), cfg, str(m))
+    cases = {"cylinder": cylinder(grid, 1.0), "held-out": held_out_layout(grid, 1.0)}
+    rows: list[dict] = []
+    snapshots: dict[str, dict[str, np.ndarray]] = {}
+    jobs = [(c, name) for c in cases for name in ["reference", *loaded]]
+    for case, name in progress_bar(jobs, total=len(jobs), desc="bench stagger", enabled=progress):
+        env = cases[case]
+        fu, fv = env.boundary[0], env.boundary[1]
+        probe = default_probe(env)
+        row: dict[str, Any] = {"case": case, "method": name, "steps": steps, "dt": physics.dt}
+        if name == "reference":
+            solver = ProjectionSolver(env, physics)
+            ref = solver.rollout(steps)
+            row.update(s_per_unit_b1=float(ref["seconds"]) / (steps * physics.dt), batch=1, rel_l2=0.0,
+                       setup_seconds=solver.setup_time, pcg_iterations_mean=float(np.mean(solver.pcg_iterations)),
+                       max_divergence=solver.max_divergence(ref["u"][-1], ref["v"][-1]))
+            u, v = ref["u"], ref["v"]
+            cases_ref = ref
+        else:
+            model, cfg, source = loaded[name]
+            if steps % model.st:
+                raise ValueError(f"steps = {steps} is not a multiple of s_T = {model.st} of {source}")
+            a0, p0, b = initial_states([env], physics)
+            out = rollout(model, a0, p0, b, steps)
+            a = np.asarray(out[0][0], dtype=float)
+            t1 = _time(lambda: rollout(model, a0, p0, b, steps)[0].block_until_ready(), repeat)
+            ab, pb, bb = (np.repeat(x, BATCH, axis=0) for x in (a0, p0, b))
+            tb = _time(lambda: rollout(model, ab, pb, bb, steps)[0].block_until_ready(), repeat)
+            u, v = curl(a, physics.h)
+            row.update(s_per_unit_b1=t1 / (steps * physics.dt), s_per_unit_batch=tb / (BATCH * steps * physics.dt),
+                       batch=BATCH, rel_l2=_rel_l2(u, v, cases_ref, fu, fv), model=cfg["model"], source=source,
+                       trained_seconds=cfg.get("training", {}).get("seconds"),
+                       trained_steps=cfg.get("training", {}).get("steps_done"))
+        signal = v[discard:, probe[0], probe[1]]
+        row["frequency"] = shedding_frequency(signal, physics.dt)
+        row["probe"] = list(probe)
+        row["probe_rms"] = float(np.std(signal))
+        snapshots.setdefault(case, {})[name] = vorticity(u[-1], v[-1], physics.h)
+        rows.append(row)
+    _ratios(rows)
+    targets = _targets(rows)
+    print(format_table(rows, COLUMNS))
+    print()
+    for t in targets:
+        print(f"[{'met' if t['met'] else 'NOT met'}] {t['target']}: {t['measured']}")
+    payload = {"suite": "stagger", "quick": quick, "grid": list(grid), "steps": steps, "discard": discard,
+               "physics": {"rho": physics.rho, "mu": physics.mu, "dt": physics.dt}, "batch": BATCH,
+               "xla_flags": os.environ.get("XLA_FLAGS", ""), "rows": rows, "targets": targets}
+    if out_dir is not None:
+        path = write_json(Path(out_dir) / "stagger.json", payload)
+        png = _plot(snapshots, cases, Path(out_dir) / "stagger.png")
+        print(f"\nwrote {path}" + (f" and {png}" if png else ""))
+    return payload
+
+
+def _ratios(rows: list[dict]) -> None:
+    for case in dict.fromkeys(r["case"] for r in rows):
+        group = {r["method"]: r for r in rows if r["case"] == case}
+        ref, base = group.get("reference"), group.get("base")
+        for r in group.values():
+            if ref is not None and ref.get("frequency"):
+                r["freq_error"] = abs(r["frequency"] - ref["frequency"]) / ref["frequency"]
+            if r["method"] == "reference":
+                continue
+            r["speedup_vs_reference"] = ref["s_per_unit_b1"] / r["s_per_unit_b1"] if ref else None
+            r["speedup_vs_reference_batch"] = ref["s_per_unit_b1"] / r["s_per_unit_batch"] if ref else None
+            if base is not None:
+                r["speedup_vs_base"] = base["s_per_unit_b1"] / r["s_per_unit_b1"]
+                r["speedup_vs_base_batch"] = base["s_per_unit_batch"] / r["s_per_unit_batch"]
+                r["error_vs_base"] = r["rel_l2"] / base["rel_l2"] if base["rel_l2"] > 0 else None
+
+
+def _targets(rows: list[dict]) -> list[dict]:
+    out = []
+
+    def add(key: str, measured: str, met: bool) -> None:
+        out.append({"key": key, "target": TARGETS[key], "measured": measured, "met": bool(met)})
+
+    decomposed = [r for r in rows if r["method"] not in ("reference", "base")]
+    for r in decomposed:
+        if r.get("error_vs_base") is not None:
+            add("error_vs_base", f"{r['method']} {r['case']}: {r['error_vs_base']:.2f}x base "
+                f"({r['rel_l2']:.3f} vs {r['rel_l2'] / r['error_vs_base']:.3f})", r["error_vs_base"] <= 1.5)
+    for r in decomposed:
+        if r["case"] == "cylinder" and r.get("freq_error") is not None:
+            add("frequency", f"{r['method']}: {r['frequency']:.4f} vs reference "
+                f"{r['frequency'] / (1 + r['freq_error']) if r['frequency'] else float('nan'):.4f} "
+                f"({100 * r['freq_error']:.1f} %)", r["freq_error"] <= 0.05)
+    for r in decomposed:
+        if r["case"] == "cylinder" and r.get("speedup_vs_base") is not None:
+            add("speedup_vs_base", f"{r['method']}: {r['speedup_vs_base']:.2f}x at batch 1, "
+                f"{r['speedup_vs_base_batch']:.2f}x at batch {BATCH}",
+                max(r["speedup_vs_base"], r["speedup_vs_base_batch"]) >= 4.0)
+    for r in rows:
+        if r["case"] == "cylinder" and r["method"] != "reference" and r.get("speedup_vs_reference") is not None:
+            add("vs_reference", f"{r['method']}: {r['speedup_vs_reference']:.1f}x at batch 1, "
+                f"{r['speedup_vs_reference_batch']:.1f}x per environment at batch {BATCH}",
+                r["speedup_vs_reference"] >= 10.0)
+    return out
+
+
+def _plot(snapshots: dict[str, dict[str, np.ndarray]], cases: dict, path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    methods = list(next(iter(snapshots.values())))
+    fig, axes = plt.subplots(len(snapshots), len(methods), figsize=(2.6 * len(methods), 1.7 * len(snapshots)),
+                             squeeze=False)
+    for i, (case, snaps) in enumerate(snapshots.items()):
+        lim = float(np.abs(snaps["reference"]).max()) or 1.0
+        solid = cases[case].solid
+        for j, name in enumerate(methods):
+            ax = axes[i, j]
+            w = np.where(solid, np.nan, snaps[name])
+            ax.imshow(w, origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{case}: {name}", fontsize=8)
+    fig.suptitle("vorticity at the end of the rollout", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

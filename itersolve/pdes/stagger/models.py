@@ -1,0 +1,195 @@
+"""The networks: a small U-Net, and :class:`StaggerModel`, the (decomposed) one-call time stepper.
+
+:class:`StaggerModel` maps a state ``(a, p)`` and the environment's
+boundary stack to the next ``st`` states. Inputs per cell: the velocity
+``curl(a)``, the pressure (mean removed) and the boundary stack's
+conditioned-face masks and targets (7 channels). For ``s = 1`` one
+:class:`UNet` sees the fine grid (the undecomposed base model, Wandel-style).
+For ``s > 1`` the inputs are split by :func:`.space_to_depth` into ``s*s``
+coarse fields; each is completed with two constant channels holding its offset
+``(di, dj) / s``, all are passed *as one batch* through one shared coarse
+:class:`UNet`, and :func:`.depth_to_space` reassembles the predicted increments
+of ``a`` and ``p`` on the fine grid.
+
+Why one shared network with the offset as input, not ``s*s`` networks: the
+coarse fields are statistically alike (the same physics sampled at shifted
+points), so sharing gives every weight ``s*s`` times more training signal --
+decisive on a CPU budget of minutes -- and keeps the shipped file ``s*s`` times
+smaller; the offset channels still let it specialise per sub-grid (the
+staggered positions differ by a fraction of a coarse cell). Running the
+coarse fields as one batch is the parallel evaluation of the paper: one call,
+no loop over networks.
+
+Outputs are increments (``a_k = a_{k-1} + da_k``, pressure likewise, mean
+removed); the last layer starts at zero so an untrained model is the
+identity map, a stable start for the self-rolled training pool.
+
+Examples
+--------
+>>> import jax, numpy as np
+>>> from itersolve.pdes.fluids.navier_stokes import cylinder, poiseuille, Physics
+>>> model = StaggerModel(s=2, st=2, hidden=4, levels=1, key=jax.random.PRNGKey(0))
+>>> env = cylinder((16, 32))
+>>> a, p = poiseuille(env, Physics())
+>>> a2, p2 = model(a, p, env.boundary)
+>>> a2.shape, p2.shape
+((2, 16, 32), (2, 16, 32))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._jax import require_jax
+from .decompose import check_factor, depth_to_space, space_to_depth
+
+require_jax()
+
+import equinox as eqx  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+from ..fluids.mac import curl  # noqa: E402
+
+__all__ = ["UNet", "StaggerModel", "IN_CHANNELS", "features"]
+
+#: Input channels per cell before the offset channels: u, v, p, cond_u, cond_v, u_target, v_target.
+IN_CHANNELS = 7
+
+Array = Any
+
+
+class _Block(eqx.Module):
+    c1: eqx.nn.Conv2d
+    c2: eqx.nn.Conv2d
+
+    def __init__(self, cin: int, cout: int, key: Any) -> None:
+        k1, k2 = jax.random.split(key)
+        self.c1 = eqx.nn.Conv2d(cin, cout, 3, padding=1, key=k1)
+        self.c2 = eqx.nn.Conv2d(cout, cout, 3, padding=1, key=k2)
+
+    def __call__(self, x: Array) -> Array:
+        return jax.nn.gelu(self.c2(jax.nn.gelu(self.c1(x))))
+
+
+class UNet(eqx.Module):
+    """A small U-Net on one ``(channels, h, w)`` image: ``levels`` resolutions, widths ``hidden * (1, 2, 2, ...)``.
+
+    Down: two 3x3 convolutions then 2x2 average pooling; up: nearest
+    upsampling, concatenation with the skip, two 3x3 convolutions; a 1x1
+    output convolution initialised to zero. ``h`` and ``w`` must be divisible
+    by ``2 ** (levels - 1)``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> net = UNet(3, 2, hidden=4, levels=2, key=jax.random.PRNGKey(0))
+    >>> net(jax.numpy.ones((3, 8, 8))).shape
+    (2, 8, 8)
+    """
+
+    down: list
+    up: list
+    out: eqx.nn.Conv2d
+    levels: int = eqx.field(static=True)
+
+    def __init__(self, cin: int, cout: int, *, hidden: int, levels: int, key: Any) -> None:
+        if levels < 1 or hidden < 1:
+            raise ValueError(f"levels and hidden must be >= 1, got {levels}, {hidden}")
+        widths = [hidden * min(2**lv, 2) for lv in range(levels)]
+        keys = jax.random.split(key, 2 * levels + 1)
+        self.levels = levels
+        self.down = [_Block(cin if lv == 0 else widths[lv - 1], widths[lv], keys[lv]) for lv in range(levels)]
+        self.up = [_Block(widths[lv] + widths[lv + 1], widths[lv], keys[levels + lv]) for lv in range(levels - 1)]
+        out = eqx.nn.Conv2d(widths[0], cout, 1, key=keys[-1])
+        zeros = (jnp.zeros_like(out.weight), jnp.zeros_like(out.bias))
+        self.out = eqx.tree_at(lambda c: (c.weight, c.bias), out, zeros)
+
+    def __call__(self, x: Array) -> Array:
+        skips = []
+        for lv, block in enumerate(self.down):
+            x = block(x)
+            if lv < self.levels - 1:
+                skips.append(x)
+                c, h, w = x.shape
+                x = x.reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+        for lv in reversed(range(self.levels - 1)):
+            x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+            x = self.up[lv](jnp.concatenate([x, skips[lv]], axis=0))
+        return self.out(x)
+
+
+def features(a: Array, p: Array, boundary: Array) -> Array:
+    """The ``(7, H, W)`` network input of one state: ``u, v, p - mean(p)`` and the boundary conditions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> features(np.zeros((4, 4)), np.zeros((4, 4)), np.zeros((6, 4, 4))).shape
+    (7, 4, 4)
+    """
+    u, v = curl(jnp.asarray(a))
+    p = jnp.asarray(p)
+    return jnp.concatenate([jnp.stack([u, v, p - p.mean()]), jnp.asarray(boundary)[2:]], axis=0)
+
+
+class StaggerModel(eqx.Module):
+    """One call = ``st`` time steps; ``s = 1`` is the undecomposed base model, ``s > 1`` NeuralStagger.
+
+    Parameters
+    ----------
+    s : int
+        Spatial decomposition factor (must divide the grid it is applied to).
+    st : int
+        Temporal window: steps predicted per call.
+    hidden, levels : int
+        Width and depth of the (coarse) :class:`UNet`.
+    key : jax PRNG key
+
+    Calling ``model(a, p, boundary)`` on one state (``a``, ``p``: ``(H, W)``;
+    ``boundary``: ``(6, H, W)``) returns ``(a_next, p_next)`` of shape ``(st, H, W)``.
+    """
+
+    net: UNet
+    s: int = eqx.field(static=True)
+    st: int = eqx.field(static=True)
+    hidden: int = eqx.field(static=True)
+    levels: int = eqx.field(static=True)
+
+    def __init__(self, *, s: int = 1, st: int = 1, hidden: int = 16, levels: int = 3, key: Any) -> None:
+        if not isinstance(s, int) or s < 1 or not isinstance(st, int) or st < 1:
+            raise ValueError(f"s and st must be positive integers, got s={s!r}, st={st!r}")
+        self.s, self.st, self.hidden, self.levels = s, st, hidden, levels
+        cin = IN_CHANNELS + (2 if s > 1 else 0)
+        self.net = UNet(cin, 2 * st, hidden=hidden, levels=levels, key=key)
+
+    def config(self) -> dict:
+        """The constructor arguments (without the key), as stored with shipped weights."""
+        return {"s": self.s, "st": self.st, "hidden": self.hidden, "levels": self.levels}
+
+    def _increments(self, x: Array) -> Array:
+        s = self.s
+        if s == 1:
+            return self.net(x)
+        coarse = jnp.swapaxes(space_to_depth(x, s), 0, 1)  # (s*s, 7, h, w)
+        _, _, h, w = coarse.shape
+        di, dj = jnp.divmod(jnp.arange(s * s), s)
+        offsets = jnp.stack([di, dj], axis=1).astype(x.dtype) / s
+        offsets = jnp.broadcast_to(offsets[:, :, None, None], (s * s, 2, h, w))
+        out = jax.vmap(self.net)(jnp.concatenate([coarse, offsets], axis=1))  # (s*s, 2 st, h, w)
+        return depth_to_space(jnp.swapaxes(out, 0, 1), s)
+
+    def __call__(self, a: Array, p: Array, boundary: Array) -> tuple[Array, Array]:
+        a, p = jnp.asarray(a), jnp.asarray(p)
+        if a.ndim != 2 or p.shape != a.shape or tuple(boundary.shape) != (6, *a.shape):
+            raise ValueError(f"expected a, p of shape (H, W) and boundary (6, H, W); got {a.shape}, {p.shape}, "
+                             f"{tuple(boundary.shape)}")
+        check_factor(a.shape, self.s)
+        m = self.s * 2 ** (self.levels - 1)
+        if a.shape[0] % m or a.shape[1] % m:
+            raise ValueError(f"grid {a.shape} must be divisible by s * 2**(levels-1) = {m} (s={self.s}, "
+                             f"levels={self.levels})")
+        inc = self._increments(features(a, p, boundary).astype(a.dtype))
+        da, dp = inc[0::2], inc[1::2]
+        dp = dp - dp.mean(axis=(1, 2), keepdims=True)
+        return a + jnp.cumsum(da, axis=0), p - p.mean() + jnp.cumsum(dp, axis=0)

@@ -1,0 +1,182 @@
+"""Physics-constrained training of :class:`~.models.StaggerModel` on a self-rolled pool of environments.
+
+No simulation data (Wandel et al., ICLR 2021): a pool of random channels
+(:func:`~itersolve.pdes.fluids.navier_stokes.random_environment`: cylinders,
+boxes and balls, inflow speeds) starts from the Poiseuille initial state; each
+step draws a batch, the model predicts the next ``st`` states, the loss is the
+*unchanged fine-grid* physics loss summed over consecutive pairs of the window
+(``state_0 -> state_1 -> ... -> state_st``), and the predicted last states go
+back into the pool. Every ``reset_every`` steps one environment is replaced by
+a fresh random one, so the pool holds every stage of the flow, from the start
+to developed shedding. The decomposed models (``s > 1``) are trained jointly
+through the same loss: one optimiser, gradients through depth-to-space.
+
+Examples
+--------
+>>> cfg = TrainConfig(grid=(16, 32), s=2, st=1, hidden=4, levels=1, pool=4, batch=2, steps=3)
+>>> result = train(cfg, progress=False)
+>>> len(result.losses)
+3
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._jax import require_jax
+
+require_jax()
+
+import equinox as eqx  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+from ..fluids.navier_stokes import Physics, physics_loss, random_environment  # noqa: E402
+from .models import StaggerModel  # noqa: E402
+from .rollouts import initial_states  # noqa: E402
+
+__all__ = ["TrainConfig", "TrainResult", "train", "window_loss", "default_size"]
+
+
+def default_size(s: int) -> tuple[int, int]:
+    """Default ``(hidden, levels)`` for decomposition factor ``s``.
+
+    The base network (``s = 1``) is a 3-level U-Net of width 16 on the fine
+    grid. A coarse network sees a field ``s`` times coarser, so it needs
+    ``log2(s)`` fewer levels for the same receptive field in physical units,
+    and it runs on ``s*s`` coarse fields whose pixels add up to the fine grid:
+    on a CPU its cost per step is its cost per pixel, hence the narrower width 8.
+
+    Examples
+    --------
+    >>> default_size(1), default_size(2), default_size(4)
+    ((16, 3), (8, 2), (8, 1))
+    """
+    if s == 1:
+        return 16, 3
+    return 8, max(1, 3 - (s - 1).bit_length())
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (recorded in the JSON of the weights)."""
+
+    s: int = 1
+    st: int = 1
+    hidden: int = 16
+    levels: int = 3
+    grid: tuple[int, int] = (32, 64)
+    pool: int = 32
+    batch: int = 8
+    steps: int = 100_000
+    minutes: float = 20.0
+    lr: float = 1e-3
+    reset_every: int = 10
+    boundary_weight: float = 20.0
+    rho: float = 1.0
+    mu: float = 0.1
+    dt: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = 200
+    history: list = field(default_factory=list, repr=False)
+
+    @property
+    def physics(self) -> Physics:
+        """The :class:`Physics` of this run."""
+        return Physics(rho=self.rho, mu=self.mu, dt=self.dt)
+
+    def public(self) -> dict:
+        """The fields, for JSON."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "history"}
+
+
+@dataclass
+class TrainResult:
+    """The trained model, per-step losses, steps done, seconds and the checkpoint path (if any)."""
+
+    model: StaggerModel
+    losses: list[float]
+    seconds: float
+    path: Path | None
+
+
+def window_loss(model: StaggerModel, a: Any, p: Any, boundary: Any, physics: Physics,
+                boundary_weight: float = 20.0) -> tuple[Any, tuple[Any, Any]]:
+    """Mean fine-grid physics loss over a batch and a window of ``st`` steps; also returns the last states."""
+    a_seq, p_seq = jax.vmap(model)(a, p, boundary)  # (B, st, H, W)
+    prev = jnp.concatenate([a[:, None], a_seq[:, :-1]], axis=1)
+    losses = physics_loss(prev, a_seq, p_seq, boundary[:, None], physics, boundary_weight)
+    return losses.mean(), (a_seq[:, -1], p_seq[:, -1])
+
+
+def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = True, command: str = "",
+          model: StaggerModel | None = None) -> TrainResult:
+    """Train (until ``cfg.steps`` or ``cfg.minutes``); checkpoint to ``out`` every ``cfg.checkpoint_every`` steps."""
+    from .io import save
+
+    physics = cfg.physics
+    grid = tuple(int(n) for n in cfg.grid)
+    rng = np.random.default_rng(cfg.seed)
+    key = jax.random.PRNGKey(cfg.seed)
+    if model is None:
+        model = StaggerModel(s=cfg.s, st=cfg.st, hidden=cfg.hidden, levels=cfg.levels, key=key)
+    a_pool, p_pool, b_pool = initial_states([random_environment(grid, rng) for _ in range(cfg.pool)], physics)
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(cfg.lr))
+    opt_state = opt.init(eqx.filter(model, eqx.is_array))
+
+    @eqx.filter_jit
+    def step(model, opt_state, a, p, b):
+        (loss, (a1, p1)), grads = eqx.filter_value_and_grad(window_loss, has_aux=True)(
+            model, a, p, b, physics, cfg.boundary_weight)
+        updates, opt_state = opt.update(grads, opt_state, eqx.filter(model, eqx.is_array))
+        return eqx.apply_updates(model, updates), opt_state, loss, a1, p1
+
+    def checkpoint(done: int, seconds: float) -> Path | None:
+        if out is None:
+            return None
+        info = {"command": command, "training": {**cfg.public(), "steps_done": done, "seconds": round(seconds, 1),
+                                                  "cpu_seconds": round(time.process_time() - cpu0, 1)},
+                "grid": list(grid), "physics": dataclasses.asdict(physics), "losses_every_50": cfg.history}
+        return save(model, out, info)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.steps, desc=f"train stagger s={cfg.s} st={cfg.st}")
+    losses: list[float] = []
+    path = None
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    for n in range(cfg.steps):
+        idx = rng.choice(cfg.pool, size=cfg.batch, replace=False)
+        model, opt_state, loss, a1, p1 = step(model, opt_state, a_pool[idx], p_pool[idx], b_pool[idx])
+        loss = float(loss)
+        if not np.isfinite(loss):
+            raise FloatingPointError(f"training loss became {loss} at step {n}; lower --lr")
+        losses.append(loss)
+        a_pool[idx], p_pool[idx] = np.asarray(a1), np.asarray(p1)
+        if (n + 1) % cfg.reset_every == 0:
+            k = int(rng.integers(cfg.pool))
+            a_pool[k:k + 1], p_pool[k:k + 1], b_pool[k:k + 1] = initial_states([random_environment(grid, rng)],
+                                                                               physics)
+        if (n + 1) % 50 == 0:
+            cfg.history.append(float(np.mean(losses[-50:])))
+        elapsed = time.perf_counter() - t0
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3g}", min=f"{elapsed / 60:.1f}")
+        if (n + 1) % cfg.checkpoint_every == 0:
+            path = checkpoint(n + 1, elapsed)
+        if elapsed > 60.0 * cfg.minutes:
+            break
+    if bar is not None:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    path = checkpoint(len(losses), seconds) or path
+    return TrainResult(model=model, losses=losses, seconds=seconds, path=path)

@@ -1,0 +1,289 @@
+"""Deep conjugate directions (DCDM, Kaneda et al., ICML 2023), with a safeguard.
+
+Each iteration asks a model ``f`` for ``d = f(r/‖r‖)`` (a CNN trained so that
+``d ≈ A⁻¹r`` up to scale), A-orthogonalises ``d`` against the previous two
+directions, steps ``x += α d`` with ``α = dᵀr / dᵀAd`` and updates
+``r −= α Ad``. With ``f = A⁻¹`` the first step solves the system; with
+``f = I`` the iteration is CG's.
+
+Safeguard: every step also forms the Jacobi-preconditioned residual
+``z = D⁻¹r``, A-orthogonalised the same way (one more matrix–vector product,
+cheap next to a network call). The network's direction is replaced by ``z``
+for that step when it is unusable: NaN/Inf (``"nan"``), zero (``"zero"``),
+nearly dependent on the previous two directions after orthogonalisation
+(``"dependent"``), ``dᵀAd ≤ 0`` (``"curvature"``), or when its descent is poor
+(``"descent"``): the A-norm error decrease of its exact line search,
+``(dᵀr)²/dᵀAd``, is below ``descent_tol`` times that of ``z``. A trained
+network's directions beat ``z`` by far in most steps; an untrained or
+hostile one still gives a solve that converges like Jacobi-preconditioned
+conjugate directions (with only two directions kept, a poor network can
+otherwise stall the iteration). The result's ``details`` count these steps
+(``fallback_steps``, and ``fallbacks`` by cause). When the fallback direction
+fails too, the solve stops with the PETSc-style reason
+(``DIVERGED_NANORINF``, ``DIVERGED_INDEFINITE_MAT``, ``DIVERGED_BREAKDOWN``).
+
+Stopping follows the house rule ``‖b − Ax‖ ≤ max(rtol‖b‖, atol)``: when the
+recursive residual meets it, the true residual is computed; if that misses,
+it replaces the recursive one and the directions restart (at most
+``MAX_RESIDUAL_REPLACEMENTS`` times, then ``DIVERGED_STAGNATION``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import Counter, deque
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import sparse
+from ._driver import finish, prepare
+from .result import Reason, SolveResult
+
+__all__ = ["dcdm", "MAX_RESIDUAL_REPLACEMENTS"]
+
+#: How often the recursive residual may be replaced by the true one before the solve stagnates.
+MAX_RESIDUAL_REPLACEMENTS = 5
+
+
+def _grid_mask(grid: Any, n: int) -> np.ndarray | None:
+    if grid is None:
+        return None
+    fluid = getattr(grid, "fluid", grid)
+    fluid = np.asarray(fluid)
+    if fluid.dtype != bool:
+        raise TypeError(f"grid must be a boolean fluid mask (True = unknown cell) or a PressureSystem, "
+                        f"got dtype {fluid.dtype}")
+    if fluid.ndim not in (2, 3):
+        raise ValueError(f"grid must be a 2-D or 3-D mask, got shape {fluid.shape}")
+    if int(fluid.sum()) != n:
+        raise ValueError(f"grid mask has {int(fluid.sum())} fluid cells but A has {n} unknowns; "
+                         "pass the mask of the cells that carry unknowns (True = fluid)")
+    return fluid
+
+
+def _is_torch_module(model: Any) -> bool:
+    torch = __import__("sys").modules.get("torch")
+    return torch is not None and isinstance(model, torch.nn.Module)
+
+
+def _direction_fn(model: Any, fluid: np.ndarray | None) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """The model as ``r -> d`` on vectors, and a label for the result."""
+    if isinstance(model, (str, os.PathLike)) or _is_torch_module(model):
+        from .deep_directions import require_torch
+
+        require_torch()
+        from .deep_directions.inference import NetworkDirections
+        from .deep_directions.io import resolve_model
+
+        label = os.fspath(model) if isinstance(model, (str, os.PathLike)) else type(model).__name__
+        net = resolve_model(model)[0] if isinstance(model, (str, os.PathLike)) else model
+        if fluid is None:
+            raise ValueError("a DCDM network works on the grid: pass grid=<fluid mask> or a PressureSystem as A "
+                             "(itersolve.pdes.fluids.pressure.pressure_system)")
+        return NetworkDirections(net, fluid), label
+    if callable(model):
+        return model, getattr(model, "__name__", type(model).__name__)
+    raise TypeError(f"model must be a shipped name, a .safetensors path, a DCDMNet or a callable r -> d, "
+                    f"got {type(model).__name__}")
+
+
+class _Directions:
+    """The last two directions ``p`` with ``Ap`` and ``pᵀAp``, and A-orthogonalisation against them."""
+
+    def __init__(self) -> None:
+        self.kept: deque = deque(maxlen=2)
+
+    def clear(self) -> None:
+        self.kept.clear()
+
+    def orthogonalise(self, d: np.ndarray) -> np.ndarray:
+        for p, Ap, pAp in self.kept:
+            d = d - (np.dot(d, Ap) / pAp) * p
+        return d
+
+
+def dcdm(
+    A: Any,
+    b: Any,
+    x0: Any = None,
+    *,
+    model: Any,
+    grid: Any = None,
+    rtol: float = 1e-5,
+    atol: float = 0.0,
+    maxiter: int | None = None,
+    callback: Callable[[np.ndarray], None] | None = None,
+    descent_tol: float = 0.25,
+    dependence_tol: float = 1e-6,
+) -> SolveResult:
+    """Solve ``A x = b`` (symmetric positive (semi-)definite) by deep conjugate directions.
+
+    Parameters
+    ----------
+    A : sparse matrix, ndarray or PressureSystem
+        The matrix. A :class:`~itersolve.pdes.fluids.pressure.PressureSystem`
+        brings its own grid mask.
+    b : array_like, shape (n,)
+        Right-hand side (for a singular A, consistent: in the range of A).
+    x0 : array_like, optional
+        Initial guess (left untouched); zeros by default.
+    model : str, path, DCDMNet or callable
+        A shipped model name (``itersolve.pretrained.available(kind="dcdm")``,
+        e.g. ``"dcdm2d-64"``), a ``.safetensors`` path, a
+        :class:`~itersolve.solvers.deep_directions.DCDMNet` (these three need
+        the torch extra and ``grid``), or any callable mapping a residual
+        vector to a direction vector (length n).
+    grid : ndarray of bool or PressureSystem, optional
+        Where the unknowns live: ``True`` on the cells that carry one (C
+        order); needed by networks. Taken from ``A`` when it is a PressureSystem.
+    rtol, atol : float
+        Stop when ‖b − Ax‖₂ ≤ max(rtol·‖b‖₂, atol).
+    maxiter : int, optional
+        Iteration cap, 10·n by default.
+    callback : callable, optional
+        Called as ``callback(xk)`` once per iteration.
+    descent_tol : float
+        The network's step must decrease the A-norm error by at least this
+        fraction of what the Jacobi direction's step would (see the module docstring).
+    dependence_tol : float
+        A direction whose norm drops below this fraction in the A-orthogonalisation is dependent.
+
+    Returns
+    -------
+    SolveResult
+        ``details`` holds ``fallback_steps`` (steps that used ``D⁻¹r``),
+        ``fallbacks`` (their causes), ``network_time`` (seconds in the model,
+        also counted in ``solve_time``), ``network_calls``, ``model`` and
+        ``residual_replacements``. Model loading counts in ``setup_time``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from itersolve.pdes import poisson
+    >>> A = poisson((8, 8)).toarray()
+    >>> b = np.ones(64)
+    >>> exact = lambda r: np.linalg.solve(A, r)
+    >>> res = dcdm(A, b, model=exact, rtol=1e-10)
+    >>> res.converged, res.iterations, res.details["fallback_steps"]
+    (True, 1, 0)
+    >>> dcdm(A, b, model=lambda r: np.full_like(r, np.nan)).details["fallbacks"]
+    {'nan': 10}
+    """
+    if hasattr(A, "fluid") and hasattr(A, "A"):
+        grid = A if grid is None else grid
+        A = A.A
+    problem = prepare(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter)
+    n, dtype = problem.n, problem.dtype
+    fluid = _grid_mask(grid, n)
+    direction, label = _direction_fn(model, fluid)
+    op, bvec, x, target = problem.op, problem.b, problem.x, problem.target
+    diag = sparse.diagonal(problem.csr, nonzero=False)
+    # a zero diagonal entry is an empty row of a positive semidefinite A (a null-space direction): skip it
+    inv_diag = np.divide(1.0, diag, out=np.zeros_like(diag), where=diag != 0).astype(dtype)
+    t_loop = time.perf_counter()
+
+    r = np.empty_like(bvec)
+    Ad = np.empty_like(bvec)
+    Az = np.empty_like(bvec)
+    rr = op.residual(x, bvec, r)
+    history = [math.sqrt(rr)]
+    kept = _Directions()
+    causes: Counter = Counter()
+    net_time, net_calls, replacements, k = 0.0, 0, 0, 0
+    reason = None
+    while reason is None:
+        rnorm = math.sqrt(rr)
+        if not math.isfinite(rnorm):
+            reason = Reason.DIVERGED_NANORINF
+            break
+        if rnorm <= target:
+            rr = op.residual(x, bvec, r)  # confirm with the true residual
+            history[-1] = math.sqrt(rr)
+            if math.sqrt(rr) <= target:
+                reason = Reason.CONVERGED_RTOL
+                break
+            replacements += 1
+            if replacements > MAX_RESIDUAL_REPLACEMENTS:
+                reason = Reason.DIVERGED_STAGNATION
+                break
+            kept.clear()
+            continue
+        if k >= problem.maxiter:
+            reason = Reason.DIVERGED_MAXITER
+            break
+        t0 = time.perf_counter()
+        d = np.asarray(direction(r / rnorm)).reshape(-1)
+        net_time += time.perf_counter() - t0
+        net_calls += 1
+        if d.shape != (n,):
+            raise ValueError(f"model returned a direction of shape {d.shape}, expected ({n},)")
+        d, dAd, cause = _checked(op, kept, d.astype(dtype, copy=False), Ad, dependence_tol)
+        z, zAz, z_reason = _fallback(op, kept, inv_diag * r, r, Az, dependence_tol)
+        if cause is None and z_reason is None and _gain(d, dAd, r) < descent_tol * _gain(z, zAz, r):
+            cause = "descent"
+        if cause is not None:
+            causes[cause] += 1
+            if z_reason is not None:
+                reason = z_reason
+                break
+            d, dAd, Ad, Az = z, zAz, Az, Ad
+        alpha = float(np.dot(d, r)) / dAd
+        x += alpha * d
+        r -= alpha * Ad
+        rr = float(np.dot(r, r))
+        kept.kept.append((d, Ad.copy(), dAd))
+        k += 1
+        history.append(math.sqrt(rr))
+        if callback is not None:
+            callback(x)
+    return finish(problem, x, reason, k, history, t_loop, details={
+        "model": label,
+        "fallback_steps": int(sum(causes.values())),
+        "fallbacks": dict(causes),
+        "network_time": net_time,
+        "network_calls": net_calls,
+        "residual_replacements": replacements,
+    })
+
+
+def _checked(op: Any, kept: _Directions, d: np.ndarray, Ad: np.ndarray, dependence_tol: float
+             ) -> tuple[np.ndarray, float, str | None]:
+    """A-orthogonalise the network's direction; ``(d, dᵀAd, None)`` or the cause that rejects it."""
+    dnorm = float(np.linalg.norm(d))
+    if not math.isfinite(dnorm):
+        return d, 0.0, "nan"
+    if dnorm == 0.0:
+        return d, 0.0, "zero"
+    d = kept.orthogonalise(d)
+    if float(np.linalg.norm(d)) <= dependence_tol * dnorm:
+        return d, 0.0, "dependent"
+    dAd = op.matvec_dot(d, Ad)
+    if not math.isfinite(dAd) or dAd <= 0.0:
+        return d, dAd, "curvature"
+    return d, dAd, None
+
+
+def _gain(d: np.ndarray, dAd: float, r: np.ndarray) -> float:
+    """Decrease of the squared A-norm error by the exact line search along ``d``: ``(dᵀr)² / dᵀAd``."""
+    return float(np.dot(d, r)) ** 2 / dAd
+
+
+def _fallback(op: Any, kept: _Directions, z: np.ndarray, r: np.ndarray, Ad: np.ndarray,
+              dependence_tol: float) -> tuple[np.ndarray, float, Reason | None]:
+    """The Jacobi direction ``z = D⁻¹r``, A-orthogonalised unless that leaves (almost) nothing."""
+    if not np.all(np.isfinite(z)):
+        return z, 0.0, Reason.DIVERGED_NANORINF
+    d = kept.orthogonalise(z)
+    if float(np.linalg.norm(d)) <= dependence_tol * float(np.linalg.norm(z)):
+        d = z
+    dAd = op.matvec_dot(d, Ad)
+    if not math.isfinite(dAd):
+        return d, dAd, Reason.DIVERGED_NANORINF
+    if dAd <= 0.0:
+        return d, dAd, Reason.DIVERGED_INDEFINITE_MAT
+    if float(np.dot(d, r)) == 0.0:
+        return d, dAd, Reason.DIVERGED_BREAKDOWN
+    return d, dAd, None

@@ -1,0 +1,29 @@
+"""The DCDM benchmark runs at a tiny size and writes its JSON and PNG."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from itersolve.bench import dcdm as bench  # noqa: E402
+from itersolve.solvers.deep_directions import build_model  # noqa: E402
+
+
+def test_tiny_benchmark_writes_json(tmp_path, capsys):
+    torch.manual_seed(0)
+    models = {2: build_model(2, 2, 1), 3: build_model(3, 2, 1)}
+    out = bench.run(quick=True, out_dir=tmp_path, progress=False, sizes={2: (8, 12), 3: (6,)}, models=models)
+    data = json.loads((tmp_path / "dcdm.json").read_text())
+    assert (tmp_path / "dcdm.png").stat().st_size > 0
+    methods = {r["method"] for r in data["rows"]}
+    assert methods == {"CG", "IC(0)-PCG", "AMG-PCG", "DCDM"}
+    assert len(data["rows"]) == 3 * 2 * 4  # sizes x rtols x methods
+    assert all(r["converged"] == "yes" for r in data["rows"])
+    dc = [r for r in out["summary"] if r["method"] == "DCDM"]
+    assert all(r["vs_cg"] > 0 and r["vs_ic0"] > 0 for r in dc)
+    assert {g["dim"] for g in out["growth"]} == {2}
+    assert any("3-D size" in t["target"] for t in out["targets"])
+    assert "targets:" in capsys.readouterr().out

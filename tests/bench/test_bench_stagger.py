@@ -1,0 +1,35 @@
+"""``itersolve bench stagger`` at a tiny size: runs, checks its targets, writes JSON and PNG."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("jax")
+
+
+def test_bench_stagger_tiny(tmp_path):
+    import jax
+
+    from itersolve.bench import stagger
+    from itersolve.pdes.stagger.io import save
+    from itersolve.pdes.stagger.models import StaggerModel
+
+    paths = [save(StaggerModel(s=s, st=st, hidden=4, levels=1, key=jax.random.PRNGKey(s)),
+                  tmp_path / f"m{s}{st}.safetensors", {"grid": [16, 32], "command": "test"})
+             for s, st in ((1, 1), (2, 2))]
+    payload = stagger.run(quick=True, out_dir=str(tmp_path), progress=False, grid=(16, 32), steps=8, discard=2,
+                          models=[str(p) for p in paths], repeat=1)
+    written = json.loads((tmp_path / "stagger.json").read_text())
+    assert (tmp_path / "stagger.png").stat().st_size > 0
+    methods = {(r["case"], r["method"]) for r in written["rows"]}
+    assert methods == {(c, m) for c in ("cylinder", "held-out") for m in ("reference", "base", "s=2 sT=2")}
+    for r in payload["rows"]:
+        assert r["s_per_unit_b1"] > 0
+        if r["method"] != "reference":
+            assert r["rel_l2"] > 0 and r["batch"] == stagger.BATCH and r["speedup_vs_base"] > 0
+        else:
+            assert r["max_divergence"] < 1e-6
+    keys = {t["key"] for t in payload["targets"]}
+    assert {"error_vs_base", "speedup_vs_base", "vs_reference"} <= keys

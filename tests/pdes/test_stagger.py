@@ -1,0 +1,248 @@
+"""NeuralStagger: decomposition, models, training, rollout gradients, weights and the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from itersolve.pdes.stagger.decompose import depth_to_space, space_to_depth, temporal_windows
+
+jax = pytest.importorskip("jax")
+jnp = jax.numpy
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([1, 2, 3, 4]), st.integers(1, 4), st.integers(1, 4), st.integers(0, 2), st.integers(0, 999))
+def test_space_to_depth_and_back_is_identity(s, h, w, lead, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2,) * lead + (h * s, w * s))
+    c = space_to_depth(x, s)
+    assert c.shape == (2,) * lead + (s * s, h, w)
+    assert np.array_equal(depth_to_space(c, s), x)
+    y = rng.standard_normal((2,) * lead + (s * s, h, w))
+    assert np.array_equal(space_to_depth(depth_to_space(y, s), s), y)
+    for k in range(s * s):  # coarse field k is x[di::s, dj::s], k = di * s + dj
+        di, dj = divmod(k, s)
+        assert np.array_equal(c[..., k, :, :], x[..., di::s, dj::s])
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_decomposition_in_jax_keeps_dtype(dtype):
+    x = jnp.arange(64, dtype=jnp.float32).reshape(8, 8).astype(dtype)
+    c = space_to_depth(x, 4)
+    assert c.dtype == dtype and c.shape == (16, 2, 2)
+    assert bool((depth_to_space(c, 4) == x).all())
+
+
+def test_decomposition_bad_input():
+    with pytest.raises(ValueError, match="must divide"):
+        space_to_depth(np.zeros((6, 8)), 4)
+    with pytest.raises(ValueError, match="positive integer"):
+        space_to_depth(np.zeros((6, 8)), 0)
+    with pytest.raises(ValueError, match="expected shape"):
+        depth_to_space(np.zeros((3, 2, 2)), 2)
+    with pytest.raises(ValueError, match="must divide"):
+        temporal_windows(np.zeros(5), 2)
+    assert temporal_windows(np.arange(6), 3).shape == (2, 3)
+
+
+def _env(shape=(16, 32)):
+    from itersolve.pdes.fluids.navier_stokes import cylinder
+
+    return cylinder(shape, speed=1.0, center=(0.25, 0.24), radius=0.06)
+
+
+def _tiny(s=2, st_=1, key=0, scale=0.0):
+    """A tiny model; ``scale`` > 0 makes the zero-initialised output layer random (a non-identity model)."""
+    import equinox as eqx
+
+    from itersolve.pdes.stagger.models import StaggerModel
+
+    m = StaggerModel(s=s, st=st_, hidden=4, levels=1, key=jax.random.PRNGKey(key))
+    if scale:
+        w = m.net.out.weight
+        m = eqx.tree_at(lambda t: t.net.out.weight, m, scale * jax.random.normal(jax.random.PRNGKey(key + 1), w.shape))
+    return m
+
+
+def test_model_shapes_and_bad_input():
+    from itersolve.pdes.fluids.navier_stokes import Physics
+    from itersolve.pdes.stagger.rollouts import initial_states
+
+    env = _env()
+    a0, p0, b = initial_states([env], Physics())
+    for s in (1, 2, 4):
+        a, p = _tiny(s=s, st_=2, scale=0.1)(a0[0], p0[0], b[0])
+        assert a.shape == p.shape == (2, 16, 32) and bool(jnp.isfinite(a).all())
+    with pytest.raises(ValueError, match="must divide"):
+        _tiny(s=4)(jnp.zeros((18, 32)), jnp.zeros((18, 32)), jnp.zeros((6, 18, 32)))
+    with pytest.raises(ValueError, match="expected a, p"):
+        _tiny()(a0[0], p0[0], b[0, :5])
+    with pytest.raises(ValueError, match="positive integers"):
+        _tiny(s=0)
+
+
+def test_untrained_model_is_the_identity_step():
+    from itersolve.pdes.fluids.navier_stokes import Physics
+    from itersolve.pdes.stagger.rollouts import initial_states
+
+    a0, p0, b = initial_states([_env()], Physics())
+    a, p = _tiny(s=2, st_=3)(a0[0], p0[0], b[0])
+    assert np.allclose(np.asarray(a), np.asarray(a0[0])[None], atol=1e-6)
+
+
+def test_a_few_training_steps_lower_the_loss():
+    import equinox as eqx
+    import optax
+
+    from itersolve.pdes.fluids.navier_stokes import Physics
+    from itersolve.pdes.stagger.rollouts import initial_states
+    from itersolve.pdes.stagger.training import window_loss
+
+    phys = Physics()
+    a0, p0, b = initial_states([_env(), _env()], phys)
+    model = _tiny(s=2, st_=2)
+    opt = optax.adam(1e-2)
+    state = opt.init(eqx.filter(model, eqx.is_array))
+
+    @eqx.filter_jit
+    def step(model, state):
+        (loss, _), g = eqx.filter_value_and_grad(window_loss, has_aux=True)(model, a0, p0, b, phys)
+        upd, state = opt.update(g, state)
+        return eqx.apply_updates(model, upd), state, loss
+
+    losses = []
+    for _ in range(15):
+        model, state, loss = step(model, state)
+        losses.append(float(loss))
+    assert losses[-1] < 0.9 * losses[0] and losses[-1] < min(losses[:5]), losses
+
+
+def test_train_loop_with_pool_and_checkpoint(tmp_path):
+    from itersolve.pdes.stagger.io import config_of, load
+    from itersolve.pdes.stagger.training import TrainConfig, train
+
+    cfg = TrainConfig(grid=(16, 32), s=2, st=2, hidden=4, levels=1, pool=4, batch=2, steps=6, reset_every=2,
+                      checkpoint_every=3)
+    result = train(cfg, out=tmp_path / "m.safetensors", progress=False, command="itersolve train stagger --test")
+    assert len(result.losses) == 6 and all(np.isfinite(result.losses))
+    cfg_json = config_of(result.path)
+    assert cfg_json["kind"] == "neuralstagger" and cfg_json["command"] == "itersolve train stagger --test"
+    assert cfg_json["training"]["steps_done"] == 6
+    assert load(result.path).config() == result.model.config()
+
+
+def test_save_load_roundtrip_and_corruption(tmp_path):
+    from itersolve.pdes.fluids.navier_stokes import Physics
+    from itersolve.pdes.stagger.io import load, save
+    from itersolve.pdes.stagger.rollouts import initial_states
+
+    m = _tiny(s=2, st_=2, scale=0.1)
+    path = save(m, tmp_path / "w.safetensors", {"grid": [16, 32]})
+    m2 = load(path)
+    a0, p0, b = initial_states([_env()], Physics())
+    assert np.array_equal(np.asarray(m(a0[0], p0[0], b[0])[0]), np.asarray(m2(a0[0], p0[0], b[0])[0]))
+    raw = bytearray(path.read_bytes())
+    raw[-1] ^= 1
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="sha256"):
+        load(path)
+    cfg = json.loads(path.with_suffix(".json").read_text())
+    cfg["kind"] = "gnn-preconditioner"
+    path.with_suffix(".json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="neuralstagger"):
+        load(path)
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "missing.safetensors")
+
+
+def test_rollout_gradient_matches_finite_differences():
+    from itersolve.pdes.fluids.navier_stokes import Physics
+    from itersolve.pdes.stagger.control import probe_signal
+
+    phys = Physics()
+    env = _env()
+    model = _tiny(s=2, st_=2, scale=0.2)
+
+    def f(speed):
+        return jnp.sum(probe_signal(model, env, speed, phys, steps=4, probe=(8, 14)) ** 2) * 1e3
+
+    g = float(jax.grad(f)(1.0))
+    eps = 1e-2
+    fd = (float(f(1.0 + eps)) - float(f(1.0 - eps))) / (2 * eps)
+    assert abs(fd) > 1e-3
+    assert abs(g - fd) <= 2e-2 * abs(fd), (g, fd)
+
+
+def test_rollout_shapes_and_st_check():
+    from itersolve.pdes.fluids.navier_stokes import Physics
+    from itersolve.pdes.stagger.rollouts import initial_states, rollout
+
+    a0, p0, b = initial_states([_env(), _env()], Physics())
+    model = _tiny(s=2, st_=2, scale=0.05)
+    a, p = rollout(model, a0, p0, b, steps=6, chunk=2)
+    assert a.shape == p.shape == (2, 6, 16, 32)
+    a1, _ = model(a0[0], p0[0], b[0])
+    assert np.allclose(np.asarray(a[0, :2]), np.asarray(a1), atol=1e-5)
+    with pytest.raises(ValueError, match="multiple"):
+        rollout(model, a0, p0, b, steps=5)
+    with pytest.raises(ValueError, match="batched"):
+        rollout(model, a0[0], p0[0], b[0], steps=2)
+
+
+def test_frequency_measurement_and_proxy():
+    from itersolve.pdes.stagger.control import shedding_frequency, spectral_centroid
+
+    t = np.arange(300.0)
+    for f in (0.03, 0.047, 0.11):
+        x = np.sin(2 * np.pi * f * t + 0.3) + 0.1 * np.sin(2 * np.pi * 3 * f * t)
+        assert abs(shedding_frequency(x, 1.0) - f) < 0.02 * f
+        assert abs(float(spectral_centroid(jnp.asarray(x), 1.0)) - f) < 0.05 * f
+    assert shedding_frequency(np.ones(50), 1.0) == 0.0
+    assert abs(shedding_frequency(np.sin(2 * np.pi * 0.05 * t * 2), 2.0) - 0.05) < 1e-3
+
+
+def test_cli_imports_only_the_standard_library_and_parses():
+    code = ("import sys, argparse; import itersolve.pdes.stagger.cli as c; "
+            "p = argparse.ArgumentParser(); c.add_arguments(p); "
+            "a = p.parse_args(['--s', '2', '--st', '2', '--out', 'x']); "
+            "print(sorted(m for m in ('jax', 'equinox', 'optax', 'safetensors') if m in sys.modules), a.s, a.st)")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.split() == ["[]", "2", "2"]
+
+
+def test_cli_run_trains_and_writes(tmp_path):
+    import argparse
+
+    from itersolve.pdes.stagger import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(["--s", "2", "--grid", "16", "32", "--hidden", "4", "--levels", "1", "--pool", "2",
+                              "--batch", "1", "--steps", "2", "--out", str(tmp_path / "c.safetensors"),
+                              "--no-progress"])
+    summary = cli.run(args, command="itersolve train stagger --s 2")
+    assert summary["steps"] == 2 and (tmp_path / "c.json").exists()
+
+
+def test_shipped_weights_load_and_step():
+    from itersolve import pretrained
+    from itersolve.pdes.fluids.navier_stokes import Physics, cylinder
+    from itersolve.pdes.stagger.io import KIND, load
+    from itersolve.pdes.stagger.rollouts import initial_states
+
+    names = pretrained.available(kind=KIND)
+    assert names, "no NeuralStagger weights shipped"
+    a0, p0, b = initial_states([cylinder((32, 64))], Physics())
+    for name in names:
+        cfg = pretrained.config(name)
+        assert cfg["command"].startswith("itersolve train stagger") and cfg["training"]["seconds"] > 0
+        model = load(name)
+        a, p = model(a0[0], p0[0], b[0])
+        assert bool(jnp.isfinite(a).all()) and a.shape == (model.st, 32, 64)
