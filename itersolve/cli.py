@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(full=False)  # --quick is the default, as its help says
     bench.add_argument("--matrix", metavar="FILE.mtx", help="benchmark a Matrix Market file instead of the built-ins")
     bench.add_argument("--out", metavar="DIR", default="bench-results", help="where JSON and PNG go")
+    bench.add_argument("--cache-dir", metavar="DIR",
+                       help="bandits suite: store/reuse the per-arm cost tables here (they take ~30 min to build at --full)")
     bench.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     bench.add_argument("--simulator", action="store_true",
                        help="cuda suite: run at toy sizes on the Numba CUDA simulator (no GPU needed)")
@@ -116,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .bench import run_suite
 
     run_suite(args.suite, full=args.full, matrix=args.matrix, out_dir=args.out, progress=not args.no_progress,
-              simulator=args.simulator)
+              simulator=args.simulator, cache_dir=args.cache_dir)
     return 0
 
 

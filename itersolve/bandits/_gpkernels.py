@@ -488,14 +488,15 @@ def observe_select(
 
 # ----------------------------------------------------------------------------- discounted GP on the arm grid (no context)
 @njit(cache=True, fastmath=True)
-def _discounted_posterior(prec, rho, W, S, st, nu0, Lc, mean):  # pragma: no cover - compiled
+def _discounted_posterior(prec, rho, W, S, st, nu0, Lc, vec):  # pragma: no cover - compiled
     """Posterior of the arms' centred losses from discounted per-arm sums; returns ``(m0, σ², log det Λ)``.
 
     ``W[a]``, ``S[a]``: weighted count and sum of arm ``a``'s losses; ``st``:
     weighted ``(count, Σ y, Σ y²)``. With the prior ``σ² ρ A`` (``prec`` =
     ``A⁻¹``) the posterior precision / σ⁻² is ``Λ = A⁻¹/ρ + diag(W)``, left
-    as its Cholesky factor in ``Lc``; ``mean = Λ⁻¹ (S - W m0)``; ``σ²`` is
-    profiled as in :func:`_sigma2` with the weighted count for ``n``.
+    as its Cholesky factor in ``Lc``; ``vec[0] = Λ⁻¹ (S - W m0)``, the mean
+    (``vec[1:3]`` is work space); ``σ²`` is profiled as in :func:`_sigma2`
+    with the weighted count for ``n``.
     """
     K = W.shape[0]
     n = st[0]
@@ -506,10 +507,9 @@ def _discounted_posterior(prec, rho, W, S, st, nu0, Lc, mean):  # pragma: no cov
             Lc[a, b] = prec[a, b] * inv_rho
         Lc[a, a] += W[a]
     cholesky_inplace(Lc)  # SPD: a positive definite prior precision plus a non-negative diagonal
-    hc = np.empty(K)
+    mean, hc, tmp = vec[0], vec[1], vec[2]
     for a in range(K):
         hc[a] = S[a] - W[a] * m0
-    tmp = np.empty(K)
     _forward(Lc, hc, tmp)
     _backward(Lc, tmp, mean)
     q = max(st[2] - m0 * st[1], 0.0)  # Σ w (y - m0)²
@@ -521,7 +521,7 @@ def _discounted_posterior(prec, rho, W, S, st, nu0, Lc, mean):  # pragma: no cov
 
 
 @njit(cache=True)
-def discounted_update(prec, rhos, gammas, W, S, st, err, hyp, Lc, mean, arm, y, nu0):  # pragma: no cover - compiled
+def discounted_update(prec, rhos, gammas, W, S, st, err, hyp, Lc, vec, arm, y, nu0):  # pragma: no cover - compiled
     """One observation ``y`` of ``arm`` for every forgetting factor ``gammas[c]``.
 
     First each candidate's posterior predicts ``y`` (its mean loss of
@@ -533,8 +533,8 @@ def discounted_update(prec, rhos, gammas, W, S, st, err, hyp, Lc, mean, arm, y, 
     e2 = np.zeros(C)
     for c in range(C):
         if st[c, 0] > 0.0:
-            m0, _, _ = _discounted_posterior(prec[hyp[c, 1]], rhos[hyp[c, 0]], W[c], S[c], st[c], nu0, Lc, mean)
-            e = y - m0 - mean[arm]
+            m0, _, _ = _discounted_posterior(prec[hyp[c, 1]], rhos[hyp[c, 0]], W[c], S[c], st[c], nu0, Lc, vec)
+            e = y - m0 - vec[0, arm]
             e2[c] = e * e
     for c in range(C):
         d = e2[0] - e2[c]
@@ -566,12 +566,12 @@ def discounted_active(err, z):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def discounted_select(prec, rhos, W, S, st, err, hyp, Lc, mean, z, scale, nu0, zcrit):  # pragma: no cover - compiled
+def discounted_select(prec, rhos, W, S, st, err, hyp, Lc, vec, z, scale, nu0, zcrit):  # pragma: no cover - compiled
     """The arm minimising one posterior draw (normals ``z``) of the candidate :func:`discounted_active` picks."""
     c = discounted_active(err, zcrit)
-    m0, s2, _ = _discounted_posterior(prec[hyp[c, 1]], rhos[hyp[c, 0]], W[c], S[c], st[c], nu0, Lc, mean)
-    K = mean.shape[0]
-    dev = np.empty(K)
+    _, s2, _ = _discounted_posterior(prec[hyp[c, 1]], rhos[hyp[c, 0]], W[c], S[c], st[c], nu0, Lc, vec)
+    K = z.shape[0]
+    mean, dev = vec[0], vec[1]
     _backward(Lc, z, dev)  # Lᵀ⁻¹ z ~ N(0, Λ⁻¹)
     sd = scale * math.sqrt(s2)
     best = 0
@@ -585,7 +585,7 @@ def discounted_select(prec, rhos, W, S, st, err, hyp, Lc, mean, z, scale, nu0, z
 
 
 @njit(cache=True)
-def discounted_refit(prec, logdet_prior, rhos, W, S, st, hyp, Lc, mean, nu0):  # pragma: no cover - compiled
+def discounted_refit(prec, logdet_prior, rhos, W, S, st, hyp, Lc, vec, nu0):  # pragma: no cover - compiled
     """Pick each candidate's ``(ρ, ℓ)`` on the grid by the profiled marginal likelihood of its weighted data.
 
     ``log p ∝ -(ν₀/2 + 1 + n/2) log σ² - ½ log det(I + ρ A diag(W))``, with
@@ -597,7 +597,7 @@ def discounted_refit(prec, logdet_prior, rhos, W, S, st, hyp, Lc, mean, nu0):  #
         best = -np.inf
         for j in range(prec.shape[0]):
             for i in range(rhos.shape[0]):
-                _, s2, logdet = _discounted_posterior(prec[j], rhos[i], W[c], S[c], st[c], nu0, Lc, mean)
+                _, s2, logdet = _discounted_posterior(prec[j], rhos[i], W[c], S[c], st[c], nu0, Lc, vec)
                 score = -a_ig * math.log(s2) - 0.5 * (logdet + K * math.log(rhos[i]) + logdet_prior[j])
                 if score > best:
                     best = score
@@ -606,11 +606,12 @@ def discounted_refit(prec, logdet_prior, rhos, W, S, st, hyp, Lc, mean, nu0):  #
 
 
 @njit(cache=True)
-def discounted_marginals(prec, rho, W, S, st, nu0, Lc, mean):  # pragma: no cover - compiled
+def discounted_marginals(prec, rho, W, S, st, nu0, Lc, vec):  # pragma: no cover - compiled
     """Posterior mean loss and standard deviation of each arm's mean loss, and ``σ²`` (one candidate)."""
-    m0, s2, _ = _discounted_posterior(prec, rho, W, S, st, nu0, Lc, mean)
+    m0, s2, _ = _discounted_posterior(prec, rho, W, S, st, nu0, Lc, vec)
     Linv = _tri_inverse(Lc)
-    K = mean.shape[0]
+    K = W.shape[0]
+    mean = vec[0]
     mu = np.empty(K)
     sd = np.zeros(K)
     for a in range(K):

@@ -250,7 +250,7 @@ class GPThompson(Policy):
         self._prec = np.ascontiguousarray([np.linalg.solve(L.T, np.linalg.solve(L, eye)) for L in chol])
         self._logdet_prior = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
         self._Lc = np.zeros((n, n))  # work arrays of the kernels
-        self._mean = np.zeros(n)
+        self._vec = np.zeros((3, n))
         super().__init__(n, seed=seed)
 
     def _init_state(self) -> None:
@@ -275,7 +275,7 @@ class GPThompson(Policy):
         c = self.active
         i, j = self._hyp[c]
         return kern.discounted_marginals(
-            self._prec[j], float(self.snrs[i]), self._W[c], self._S[c], self._stats[c], self._nu0, self._Lc, self._mean
+            self._prec[j], float(self.snrs[i]), self._W[c], self._S[c], self._stats[c], self._nu0, self._Lc, self._vec
         )
 
     def posterior_mean(self, context: float | None = None) -> np.ndarray:
@@ -294,19 +294,19 @@ class GPThompson(Policy):
     def _select(self, context: float | None) -> int:
         z = self._rng.standard_normal(self.n_arms)
         return int(kern.discounted_select(
-            self._prec, self.snrs, self._W, self._S, self._stats, self._err, self._hyp, self._Lc, self._mean,
+            self._prec, self.snrs, self._W, self._S, self._stats, self._err, self._hyp, self._Lc, self._vec,
             z, self.explore, self._nu0, _SIGNIFICANCE,
         ))
 
     def _update(self, arm: int, loss: float, context: float | None) -> None:
         kern.discounted_update(
             self._prec, self.snrs, self.discounts, self._W, self._S, self._stats, self._err, self._hyp,
-            self._Lc, self._mean, arm, loss, self._nu0,
+            self._Lc, self._vec, arm, loss, self._nu0,
         )
         if _due(self.t + 1, self.refit_every):
             kern.discounted_refit(
                 self._prec, self._logdet_prior, self.snrs, self._W, self._S, self._stats, self._hyp,
-                self._Lc, self._mean, self._nu0,
+                self._Lc, self._vec, self._nu0,
             )
 
 

@@ -16,16 +16,19 @@ __all__ = ["run_suite"]
 
 
 def run_suite(suite: str, *, full: bool = False, matrix: str | None = None, out_dir: str = "bench-results",
-              progress: bool = True, simulator: bool = False) -> dict:
+              progress: bool = True, simulator: bool = False, cache_dir: str | None = None) -> dict:
     """Run one suite by name: convergence, kernels, solvers, perf (= kernels + solvers), gnn, bandits, dcdm, stagger or cuda.
 
     ``simulator`` (cuda suite only) switches the Numba CUDA simulator on and
-    runs that suite at toy sizes.
+    runs that suite at toy sizes; ``cache_dir`` (bandits suite only) keeps the
+    per-arm cost tables between runs.
     """
     from .report import write_json
 
     if simulator and suite != "cuda":
         raise ValueError("--simulator applies to the cuda suite only")
+    if cache_dir is not None and suite != "bandits":
+        raise ValueError("--cache-dir applies to the bandits suite only")
     if suite == "cuda":
         if matrix is not None:
             raise ValueError("--matrix applies to the convergence suite only")
@@ -57,7 +60,7 @@ def run_suite(suite: str, *, full: bool = False, matrix: str | None = None, out_
         from . import bandits
 
         print("== bandits ==")
-        return {"bandits": bandits.run(quick=not full, out_dir=out_dir, progress=progress)}
+        return {"bandits": bandits.run(quick=not full, out_dir=out_dir, progress=progress, cache_dir=cache_dir)}
     if suite == "convergence":
         from . import convergence
 

@@ -25,7 +25,8 @@ samplers.
 
 Two more measurements: the overhead of :class:`OnlineTuner` (the policy's
 select + update time over the solvers' wall time) on a closed-loop heat
-simulation with nx = 50, and a joint (preconditioner, parameter) tuner with
+simulation with nx = 50 (warm caches, the median of three runs, each also
+compared with a replay of the same solves without the tuner), and a joint (preconditioner, parameter) tuner with
 wall time as the loss against the best fixed configuration (heat nx = 100 in
 ``--full``; nx = 50 and fewer steps in quick mode), learning from the
 denoised wall time of :class:`OnlineTuner` (``time_model``) with κ as context

@@ -6,7 +6,8 @@ path, and ``P @ r`` / ``P.matvec(r)`` make it usable as ``M`` in scipy and
 pyamg. ``P.symmetric`` says whether it is SPD (usable in CG) and
 ``P.setup_time`` how long it took to build.
 
-Classical: :class:`Jacobi`, :class:`SSOR`, :class:`IC0`, :class:`ILU0`,
+Classical: :class:`Jacobi`, :class:`SSOR`, :class:`IC0`, :class:`IC1` /
+:class:`ICk` (incomplete Cholesky with level-k fill), :class:`ILU0`,
 :class:`Chebyshev`; multigrid: :class:`AMG` (pyamg); learned:
 :class:`GNNPreconditioner` (a graph network's incomplete Cholesky factor; needs
 the ``torch`` extra, imported only when one is built).
@@ -23,7 +24,7 @@ Examples
 
 from .amg import AMG
 from .base import Preconditioner, is_symmetric
-from .classical import IC0, ILU0, SSOR, Chebyshev, Jacobi, lanczos_extreme
+from .classical import IC0, IC1, ILU0, SSOR, Chebyshev, ICk, Jacobi, lanczos_extreme
 from .gnn import GNNPreconditioner
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "Jacobi",
     "SSOR",
     "IC0",
+    "IC1",
+    "ICk",
     "ILU0",
     "AMG",
     "Chebyshev",

@@ -449,6 +449,7 @@ class ICk(IC0):
             raise ValueError(f"level must be an integer >= 0, got {level}")
         self.level = int(level)
         self._label = f"IC({self.level})"
+        self._no_shift_hint = IC0._no_shift_hint.replace("IC(0)", self._label)
         super().__init__(A, shift=shift, max_shifts=max_shifts, dtype=dtype)
 
 

@@ -134,7 +134,7 @@ def test_discounted_posterior_equals_the_weighted_batch_posterior() -> None:
         Lam = pol._prec[j] / pol.snrs[i] + E.T @ (w[:, None] * E)
         mean = np.linalg.solve(Lam, E.T @ (w * (ys - m0)))
         mu, sd, s2 = kern.discounted_marginals(
-            pol._prec[j], float(pol.snrs[i]), pol._W[c], pol._S[c], pol._stats[c], 1.0, pol._Lc, pol._mean
+            pol._prec[j], float(pol.snrs[i]), pol._W[c], pol._S[c], pol._stats[c], 1.0, pol._Lc, pol._vec
         )
         np.testing.assert_allclose(mu, m0 + mean, atol=1e-12)
         np.testing.assert_allclose(sd, np.sqrt(s2 * np.diag(np.linalg.inv(Lam))), rtol=1e-6)

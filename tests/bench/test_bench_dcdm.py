@@ -15,13 +15,13 @@ from itersolve.solvers.deep_directions import build_model  # noqa: E402
 def test_tiny_benchmark_writes_json(tmp_path, capsys):
     torch.manual_seed(0)
     models = {2: build_model(2, 2, 1), 3: build_model(3, 2, 1)}
-    out = bench.run(quick=True, out_dir=tmp_path, progress=False, sizes={2: (8, 12), 3: (6,)}, models=models)
+    out = bench.run(quick=False, out_dir=tmp_path, progress=False, sizes={2: (8, 12), 3: (6,)}, models=models)
     data = json.loads((tmp_path / "dcdm.json").read_text())
     assert (tmp_path / "dcdm.png").stat().st_size > 0
     methods = {r["method"] for r in data["rows"]}
-    assert methods == {"CG", "IC(0)-PCG", "AMG-PCG", "DCDM"}
-    assert len(data["rows"]) == 3 * 2 * 4  # sizes x rtols x methods
-    assert all(r["converged"] == "yes" for r in data["rows"])
+    assert methods == {"CG", "IC(0)-PCG", "AMG-PCG", "DCDM", "DCDM-2"}
+    assert len(data["rows"]) == 2 * 2 * 5 + 1 * 2 * 4  # 2-D sizes x rtols x methods (DCDM-2 in 2-D only) + 3-D
+    assert all(r["converged"] == "yes" for r in data["rows"] if r["method"] != "DCDM-2")
     dc = [r for r in out["summary"] if r["method"] == "DCDM"]
     assert all(r["vs_cg"] > 0 and r["vs_ic0"] > 0 for r in dc)
     assert {g["dim"] for g in out["growth"]} == {2}

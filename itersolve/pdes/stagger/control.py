@@ -2,7 +2,8 @@
 
 The shedding frequency of a probe signal (the cross-stream velocity behind
 the obstacle) is measured by :func:`shedding_frequency`: the peak of the
-Hann-windowed power spectrum, refined by a parabola through the three bins
+Hann-windowed power spectrum of the signal less its least-squares line (the
+start-up drift would otherwise fill the lowest bins), refined by a parabola through the three bins
 around it. That estimate is piecewise constant in the inflow speed -- its
 gradient is zero almost everywhere -- so :func:`tune_inflow` descends a
 differentiable proxy instead, :func:`spectral_centroid`: the mean frequency
@@ -46,16 +47,22 @@ __all__ = ["shedding_frequency", "spectral_centroid", "probe_signal", "tune_infl
 Array = Any
 
 
+def _detrend(x: Array, xp: Any) -> Array:
+    """``x`` less its least-squares straight line (NumPy or JAX, differentiable)."""
+    t = xp.linspace(-1.0, 1.0, x.shape[-1])
+    return x - x.mean() - t * (xp.sum(t * x) / xp.sum(t * t))
+
+
 def shedding_frequency(signal: Array, dt: float) -> float:
     """Dominant frequency of ``signal`` (sampled every ``dt``): Hann-windowed FFT peak, parabolic refinement.
 
-    Returns 0.0 for a constant signal.
+    Returns 0.0 for a constant (or straight-line) signal.
     """
-    x = np.asarray(signal, dtype=float)
-    x = (x - x.mean()) * np.hanning(x.size)
-    power = np.abs(np.fft.rfft(x)) ** 2
-    if power[1:].max() <= 1e-30 * max(1.0, power.max()):
+    raw = np.asarray(signal, dtype=float)
+    x = _detrend(raw, np)
+    if np.abs(x).max() <= 1e-12 * max(1.0, float(np.abs(raw).max())):
         return 0.0
+    power = np.abs(np.fft.rfft(x * np.hanning(x.size))) ** 2
     k = 1 + int(np.argmax(power[1:]))
     shift = 0.0
     if 1 <= k < power.size - 1:
@@ -68,7 +75,7 @@ def shedding_frequency(signal: Array, dt: float) -> float:
 def spectral_centroid(signal: Array, dt: float) -> Array:
     """Differentiable frequency proxy: mean frequency under the squared Hann-windowed power spectrum (JAX)."""
     x = jnp.asarray(signal)
-    x = (x - x.mean()) * jnp.hanning(x.shape[-1])
+    x = _detrend(x, jnp) * jnp.hanning(x.shape[-1])
     weight = (jnp.abs(jnp.fft.rfft(x)) ** 2) ** 2
     freqs = jnp.fft.rfftfreq(x.shape[-1], d=dt)
     return jnp.sum(freqs[1:] * weight[1:]) / (jnp.sum(weight[1:]) + 1e-30)

@@ -16,7 +16,7 @@ Examples
 >>> cfg = TrainConfig(grid=12, n_train=4, n_val=1, epochs=2, batch_size=2, hidden=4, layers=2)
 >>> result = train(cfg, progress=False)
 >>> len(result.history), sorted(result.history[-1])
-(2, ['epoch', 'loss', 'val_ic0_iterations', 'val_iterations', 'val_ratio'])
+(2, ['epoch', 'loss', 'val_fallbacks', 'val_ic0_iterations', 'val_iterations', 'val_ratio'])
 """
 
 from __future__ import annotations
@@ -85,9 +85,10 @@ class TrainConfig:
     init : str, optional
         Start from these weights (a shipped model name or a checkpoint path)
         instead of a fresh model -- fine-tuning; ``arch``, ``hidden`` and
-        ``layers`` must match the checkpoint. Its name, ``sha256`` and
-        command are kept in the new config (``init_from``). ``level`` may differ: a
-        PreCorrector[IC(0)] is a sensible start for a PreCorrector[IC(1)].
+        ``layers`` must match the checkpoint, ``level`` may differ (a
+        PreCorrector[IC(0)] is a sensible start for a PreCorrector[IC(1)]).
+        Its name, ``sha256`` and command are kept in the new config
+        (``init_from``).
     """
 
     family: str = "diffusion2d"
@@ -193,20 +194,23 @@ def _validation_set(cfg: TrainConfig) -> list[tuple[Any, np.ndarray, int]]:
 def validate(model: torch.nn.Module, systems: list[tuple[Any, np.ndarray, int]]) -> dict[str, float]:
     """Mean PCG iterations with ``model`` (and with IC(0)) over validation systems ``(A, b, ic0_iters)``.
 
-    A system on which PCG fails, or on which the model's factor is unusable
-    (so :class:`GNNPreconditioner` would fall back to IC), counts as infinitely
-    many iterations.
+    The iterations are those a user gets from :class:`GNNPreconditioner`: on a
+    system where the model's factor is unusable, those of the IC fallback
+    (``val_fallbacks`` counts such systems); a failed solve counts as
+    infinitely many.
     """
-    its, ics = [], []
+    its, ics, fallbacks = [], [], 0
     for A, b, ic in systems:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GNNFallbackWarning)
             P = GNNPreconditioner(A, model=model)
         res = cg(A, b, M=P, rtol=1e-8)
-        its.append(res.iterations if res.converged and not P.fallback else np.inf)
+        its.append(res.iterations if res.converged else np.inf)
         ics.append(ic)
+        fallbacks += P.fallback
     mean, mean_ic = float(np.mean(its)), float(np.mean(ics))
-    return {"val_iterations": mean, "val_ic0_iterations": mean_ic, "val_ratio": mean / mean_ic}
+    return {"val_iterations": mean, "val_ic0_iterations": mean_ic, "val_ratio": mean / mean_ic,
+            "val_fallbacks": fallbacks}
 
 
 def train(cfg: TrainConfig | None = None, *, out: str | Path | None = None, progress: bool = True,

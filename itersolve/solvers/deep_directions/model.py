@@ -112,6 +112,6 @@ def build_model(dim: int = 2, channels: int = 16, levels: int = 1) -> DCDMNet:
     Examples
     --------
     >>> sum(p.numel() for p in build_model(2, 16, 1).parameters())
-    14369
+    14112
     """
     return DCDMNet(dim=dim, channels=channels, levels=levels)
