@@ -152,9 +152,9 @@ def dcdm(
         against; ``None`` (default): all of them. The paper keeps 2, which
         is enough when ``f`` is very close to ``A⁻¹`` (with ``f = I`` it is
         CG's recurrence); with networks trained on a CPU budget it is not: on
-        a held-out 128² system the shipped ``dcdm2d-64`` takes 91 iterations
-        to rtol 1e-4 with all directions, 194 with 64, and does not converge in
-        400 with 2 or 20 (CG: about 600). Each kept direction costs two
+        a held-out 128² obstacle layout the shipped ``dcdm2d-64`` took 91
+        iterations to rtol 1e-4 with all directions, 194 with 64, and did not
+        converge within 400 with 2 or 20 (CG needs several hundred). Each kept direction costs two
         vectors of memory and one dot product and update per iteration.
     descent_tol : float
         The network's step must decrease the A-norm error by at least this

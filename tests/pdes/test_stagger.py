@@ -124,20 +124,6 @@ def test_a_few_training_steps_lower_the_loss():
     assert losses[-1] < 0.9 * losses[0] and losses[-1] < min(losses[:5]), losses
 
 
-def test_train_loop_with_pool_and_checkpoint(tmp_path):
-    from itersolve.pdes.stagger.io import config_of, load
-    from itersolve.pdes.stagger.training import TrainConfig, train
-
-    cfg = TrainConfig(grid=(16, 32), s=2, st=2, hidden=4, levels=1, pool=4, batch=2, steps=6, reset_every=2,
-                      checkpoint_every=3)
-    result = train(cfg, out=tmp_path / "m.safetensors", progress=False, command="itersolve train stagger --test")
-    assert len(result.losses) == 6 and all(np.isfinite(result.losses))
-    cfg_json = config_of(result.path)
-    assert cfg_json["kind"] == "neuralstagger" and cfg_json["command"] == "itersolve train stagger --test"
-    assert cfg_json["training"]["steps_done"] == 6
-    assert load(result.path).config() == result.model.config()
-
-
 def test_save_load_roundtrip_and_corruption(tmp_path):
     from itersolve.pdes.fluids.navier_stokes import Physics
     from itersolve.pdes.stagger.io import load, save
@@ -217,18 +203,23 @@ def test_cli_imports_only_the_standard_library_and_parses():
     assert out.split() == ["[]", "2", "2"]
 
 
-def test_cli_run_trains_and_writes(tmp_path):
+def test_cli_run_trains_with_a_pool_and_checkpoints(tmp_path):
     import argparse
 
     from itersolve.pdes.stagger import cli
+    from itersolve.pdes.stagger.io import config_of, load
 
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
-    args = parser.parse_args(["--s", "2", "--grid", "16", "32", "--hidden", "4", "--levels", "1", "--pool", "2",
-                              "--batch", "1", "--steps", "2", "--out", str(tmp_path / "c.safetensors"),
-                              "--no-progress"])
-    summary = cli.run(args, command="itersolve train stagger --s 2")
-    assert summary["steps"] == 2 and (tmp_path / "c.json").exists()
+    args = parser.parse_args(["--s", "2", "--st", "2", "--grid", "16", "32", "--hidden", "4", "--levels", "1",
+                              "--pool", "4", "--batch", "2", "--steps", "6", "--reset-every", "2",
+                              "--checkpoint-every", "3", "--out", str(tmp_path / "c.safetensors"), "--no-progress"])
+    summary = cli.run(args, command="itersolve train stagger --s 2 --st 2")
+    assert summary["steps"] == 6 and np.isfinite(summary["last_loss"])
+    cfg = config_of(summary["out"])
+    assert cfg["kind"] == "neuralstagger" and cfg["command"] == "itersolve train stagger --s 2 --st 2"
+    assert cfg["training"]["steps_done"] == 6 and cfg["training"]["cpu_seconds"] > 0
+    assert load(summary["out"]).config() == {"s": 2, "st": 2, "hidden": 4, "levels": 1}
 
 
 def test_shipped_weights_load_and_step():

@@ -8,6 +8,14 @@ Examples
 >>> args = parser.parse_args(["--s", "2", "--st", "2", "--out", "m.safetensors"])
 >>> args.s, args.st, args.hidden
 (2, 2, None)
+>>> architecture(parser.parse_args(["--s", "4", "--out", "m.safetensors"]))
+{'s': 4, 'st': 1, 'hidden': 8, 'levels': 1}
+>>> architecture(parser.parse_args(["--init", "neuralstagger-s2-st2", "--out", "m.safetensors"]))
+{'s': 2, 'st': 2, 'hidden': 8, 'levels': 2}
+>>> architecture(parser.parse_args(["--init", "neuralstagger-s2-st2", "--st", "1", "--out", "m.safetensors"]))
+Traceback (most recent call last):
+...
+ValueError: --init neuralstagger-s2-st2 has st=2, but --st 1 was given; leave --s/--st/--hidden/--levels out ...
 """
 
 from __future__ import annotations
@@ -19,8 +27,10 @@ HELP = "a NeuralStagger / base physics-trained flow model (jax extra); writes sa
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of :class:`itersolve.pdes.stagger.TrainConfig` to ``parser``."""
-    parser.add_argument("--s", type=int, default=1, help="spatial decomposition factor (1: the base network)")
-    parser.add_argument("--st", type=int, default=1, help="time steps predicted per call (temporal decomposition)")
+    parser.add_argument("--s", type=int, default=None,
+                        help="spatial decomposition factor (default 1: the base network)")
+    parser.add_argument("--st", type=int, default=None,
+                        help="time steps predicted per call (temporal decomposition; default 1)")
     parser.add_argument("--hidden", type=int, default=None, help="U-Net width (default: 16 for s=1, 8 otherwise)")
     parser.add_argument("--levels", type=int, default=None,
                         help="U-Net resolutions (default: 3 for s=1, 2 for s=2, 1 for s>=4)")
@@ -34,18 +44,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--boundary-weight", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=200)
+    parser.add_argument("--init", default=None, metavar="NAME_OR_PATH",
+                        help="continue training from a shipped model name or a .safetensors path; the architecture "
+                             "is taken from its JSON (--s/--st/--hidden/--levels, if given, must match it)")
     parser.add_argument("--out", required=True, metavar="FILE.safetensors", help="weights (+ .json), checkpointed")
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
 
 
+def architecture(args: argparse.Namespace) -> dict:
+    """``s``, ``st``, ``hidden``, ``levels`` of the run: from ``--init``'s JSON if given, else the options or defaults.
+
+    Raises
+    ------
+    ValueError
+        If an option given explicitly contradicts the ``--init`` model.
+    """
+    if args.init is None:
+        from .training import default_size  # JAX is needed only to train
+
+        s = args.s or 1
+        hidden, levels = default_size(s)
+        return {"s": s, "st": args.st or 1, "hidden": args.hidden or hidden, "levels": args.levels or levels}
+    from .io import config_of
+
+    arch = {k: int(v) for k, v in config_of(args.init)["model"].items()}
+    for k, v in arch.items():
+        given = getattr(args, k)
+        if given is not None and given != v:
+            raise ValueError(f"--init {args.init} has {k}={v}, but --{k} {given} was given; leave "
+                             "--s/--st/--hidden/--levels out (they are taken from the --init model) or make them match")
+    return arch
+
+
 def run(args: argparse.Namespace, command: str) -> dict:
     """Train from parsed ``args``; ``command`` is recorded in the JSON config. Returns a summary."""
-    from .training import TrainConfig, default_size, train
+    from .training import TrainConfig, train
 
-    hidden, levels = default_size(args.s)
-    cfg = TrainConfig(s=args.s, st=args.st, hidden=args.hidden or hidden, levels=args.levels or levels,
-                      grid=tuple(args.grid), pool=args.pool, batch=args.batch, steps=args.steps,
-                      minutes=args.minutes, lr=args.lr, reset_every=args.reset_every,
+    cfg = TrainConfig(**architecture(args), init=args.init, grid=tuple(args.grid), pool=args.pool,
+                      batch=args.batch, steps=args.steps, minutes=args.minutes, lr=args.lr, reset_every=args.reset_every,
                       boundary_weight=args.boundary_weight, seed=args.seed, checkpoint_every=args.checkpoint_every)
     result = train(cfg, out=args.out, progress=not args.no_progress, command=command)
     return {"out": str(result.path), "steps": len(result.losses), "seconds": round(result.seconds, 1),

@@ -40,8 +40,13 @@ __all__ = ["save", "load", "config_of", "KIND"]
 KIND = "neuralstagger"
 
 
+def _is_parameter(x: Any) -> bool:
+    """An array leaf, or its shape-only stand-in (:func:`equinox.filter_eval_shape`)."""
+    return eqx.is_array(x) or isinstance(x, jax.ShapeDtypeStruct)
+
+
 def _named_leaves(model: StaggerModel) -> tuple[list[str], list[Any], Any]:
-    params, static = eqx.partition(model, eqx.is_array)
+    params, static = eqx.partition(model, _is_parameter)
     flat, treedef = jax.tree_util.tree_flatten_with_path(params)
     names = [jax.tree_util.keystr(path) for path, _ in flat]
     return names, [leaf for _, leaf in flat], (treedef, static)
@@ -90,7 +95,8 @@ def load(name_or_path: str | Path, dtype: Any = jnp.float32) -> StaggerModel:
         raise ValueError(f"{path} holds a {cfg.get('kind')!r} model, not {KIND!r}")
     if cfg.get("sha256") and hashlib.sha256(path.read_bytes()).hexdigest() != cfg["sha256"]:
         raise ValueError(f"{path}: sha256 does not match its JSON config (corrupt or replaced file)")
-    skeleton = StaggerModel(**cfg["model"], key=jax.random.PRNGKey(0))
+    # shapes only: initialising the layers would compile a random-number kernel per parameter shape
+    skeleton = eqx.filter_eval_shape(StaggerModel, **cfg["model"], key=jax.random.PRNGKey(0))
     names, leaves, (treedef, static) = _named_leaves(skeleton)
     tensors = load_file(str(path))
     if sorted(tensors) != sorted(names):

@@ -11,6 +11,11 @@ a fresh random one, so the pool holds every stage of the flow, from the start
 to developed shedding. The decomposed models (``s > 1``) are trained jointly
 through the same loss: one optimiser, gradients through depth-to-space.
 
+``TrainConfig.init`` continues training (fine-tuning) from saved weights: a
+shipped model name or a ``.safetensors`` path with the run's architecture. The
+new JSON keeps their name, ``sha256``, command and own ``init_from`` (the whole
+chain of commands that reproduces the weights).
+
 Examples
 --------
 >>> cfg = TrainConfig(grid=(16, 32), s=2, st=1, hidden=4, levels=1, pool=4, batch=2, steps=3)
@@ -41,7 +46,7 @@ from ..fluids.navier_stokes import Physics, physics_loss, random_environment  # 
 from .models import StaggerModel  # noqa: E402
 from .rollouts import initial_states  # noqa: E402
 
-__all__ = ["TrainConfig", "TrainResult", "train", "window_loss", "default_size"]
+__all__ = ["TrainConfig", "TrainResult", "train", "window_loss", "default_size", "initial_model", "provenance"]
 
 
 def default_size(s: int) -> tuple[int, int]:
@@ -65,7 +70,12 @@ def default_size(s: int) -> tuple[int, int]:
 
 @dataclass
 class TrainConfig:
-    """Everything a training run depends on (recorded in the JSON of the weights)."""
+    """Everything a training run depends on (recorded in the JSON of the weights).
+
+    ``init``: start from these weights (a shipped model name or a
+    ``.safetensors`` path) instead of a fresh model; its ``s``, ``st``,
+    ``hidden`` and ``levels`` must equal the run's.
+    """
 
     s: int = 1
     st: int = 1
@@ -84,6 +94,7 @@ class TrainConfig:
     dt: float = 1.0
     seed: int = 0
     checkpoint_every: int = 200
+    init: str | None = None
     history: list = field(default_factory=list, repr=False)
 
     @property
@@ -115,17 +126,63 @@ def window_loss(model: StaggerModel, a: Any, p: Any, boundary: Any, physics: Phy
     return losses.mean(), (a_seq[:, -1], p_seq[:, -1])
 
 
-def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = True, command: str = "",
-          model: StaggerModel | None = None) -> TrainResult:
-    """Train (until ``cfg.steps`` or ``cfg.minutes``); checkpoint to ``out`` every ``cfg.checkpoint_every`` steps."""
+def initial_model(cfg: TrainConfig) -> StaggerModel:
+    """A fresh model (seeded by ``cfg.seed``), or the weights of ``cfg.init``, which must have ``cfg``'s architecture.
+
+    Raises
+    ------
+    ValueError
+        If ``cfg.init`` is a model with another ``s``, ``st``, ``hidden`` or ``levels``.
+
+    Examples
+    --------
+    >>> initial_model(TrainConfig(s=4, st=2, hidden=8, levels=1, init="neuralstagger-s4-st2")).config()
+    {'s': 4, 'st': 2, 'hidden': 8, 'levels': 1}
+    >>> initial_model(TrainConfig(s=2, st=2, hidden=8, levels=1, init="neuralstagger-s4-st2"))
+    Traceback (most recent call last):
+    ...
+    ValueError: init='neuralstagger-s4-st2' is {'s': 4, ...}, but the run asks for {'s': 2, ...}
+    """
+    want = {"s": cfg.s, "st": cfg.st, "hidden": cfg.hidden, "levels": cfg.levels}
+    if cfg.init is None:
+        return StaggerModel(**want, key=jax.random.PRNGKey(cfg.seed))
+    from .io import load
+
+    model = load(cfg.init)
+    if model.config() != want:
+        raise ValueError(f"init={cfg.init!r} is {model.config()}, but the run asks for {want}")
+    return model
+
+
+def provenance(init: str) -> dict[str, Any]:
+    """Name, ``sha256``, training command and own ``init_from`` of the weights a run starts from.
+
+    Examples
+    --------
+    >>> sorted(provenance("neuralstagger-base"))
+    ['command', 'init_from', 'name', 'sha256']
+    """
+    from .io import config_of
+
+    cfg = config_of(init)
+    return {"name": str(init), "sha256": cfg.get("sha256"), "command": cfg.get("command"),
+            "init_from": cfg.get("init_from")}
+
+
+def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = True,
+          command: str = "") -> TrainResult:
+    """Train (until ``cfg.steps`` or ``cfg.minutes``); checkpoint to ``out`` every ``cfg.checkpoint_every`` steps.
+
+    The model starts from :func:`initial_model`; with ``cfg.init`` the JSON
+    written to ``out`` holds ``init_from`` (:func:`provenance`).
+    """
     from .io import save
 
     physics = cfg.physics
     grid = tuple(int(n) for n in cfg.grid)
     rng = np.random.default_rng(cfg.seed)
-    key = jax.random.PRNGKey(cfg.seed)
-    if model is None:
-        model = StaggerModel(s=cfg.s, st=cfg.st, hidden=cfg.hidden, levels=cfg.levels, key=key)
+    model = initial_model(cfg)
+    origin = {} if cfg.init is None else {"init_from": provenance(cfg.init)}
     a_pool, p_pool, b_pool = initial_states([random_environment(grid, rng) for _ in range(cfg.pool)], physics)
     opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(cfg.lr))
     opt_state = opt.init(eqx.filter(model, eqx.is_array))
@@ -140,7 +197,7 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
     def checkpoint(done: int, seconds: float) -> Path | None:
         if out is None:
             return None
-        info = {"command": command, "training": {**cfg.public(), "steps_done": done, "seconds": round(seconds, 1),
+        info = {"command": command, **origin, "training": {**cfg.public(), "steps_done": done, "seconds": round(seconds, 1),
                                                   "cpu_seconds": round(time.process_time() - cpu0, 1)},
                 "grid": list(grid), "physics": dataclasses.asdict(physics), "losses_every_50": cfg.history}
         return save(model, out, info)
