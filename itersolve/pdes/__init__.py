@@ -8,6 +8,10 @@ stored examples); every matrix is canonical CSR from :func:`itersolve.sparse.as_
 - files: :func:`fem_example` (:data:`FEM_EXAMPLES`), :func:`load_matrix_market`
 - sequences for parameter tuning (Khodak et al., ICLR 2024):
   :func:`shifted_laplacian_sequence`, :func:`heat_sequence`
+- incompressible flow on MAC grids: :mod:`itersolve.pdes.fluids` (pressure Poisson with
+  obstacles, Navier–Stokes operators and a reference solver) and :mod:`itersolve.pdes.stagger`
+  (NeuralStagger networks, the ``jax`` extra); both are imported on request
+  (``import itersolve.pdes.fluids``), so that ``import itersolve`` stays light
 - the record they return: :class:`LinearSystem`
 
 Examples

@@ -20,11 +20,13 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["available", "config", "path", "DIRECTORY"]
+__all__ = ["available", "config", "path", "read_config", "write_config", "WeightsError", "DIRECTORY"]
 
 #: Where the shipped weights live.
 DIRECTORY = Path(__file__).resolve().parent
@@ -79,3 +81,58 @@ def path(name: str) -> Path:
     """
     _check(name)
     return DIRECTORY / f"{name}.safetensors"
+
+
+class WeightsError(ValueError):
+    """A weights file or its JSON config is missing, corrupted or does not match its model."""
+
+
+def _sha256(weights: Path) -> str:
+    return hashlib.sha256(weights.read_bytes()).hexdigest()
+
+
+def write_config(weights: str | os.PathLike, config: dict[str, Any]) -> Path:
+    """Write ``config`` plus the ``sha256`` of ``weights`` as the JSON beside ``weights``; returns its path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "m.safetensors").write_bytes(b"weights")
+    >>> write_config(folder / "m.safetensors", {"kind": "demo"}).name
+    'm.json'
+    >>> read_config(folder / "m.safetensors")["kind"]
+    'demo'
+    >>> _ = (folder / "m.safetensors").write_bytes(b"tampered")
+    >>> read_config(folder / "m.safetensors")
+    Traceback (most recent call last):
+    ...
+    itersolve.pretrained.WeightsError: weights file ... is corrupted: its sha256 does not match m.json
+    """
+    weights = Path(weights)
+    cfg_path = weights.with_suffix(".json")
+    cfg_path.write_text(json.dumps({**config, "sha256": _sha256(weights)}, indent=1) + "\n")
+    return cfg_path
+
+
+def read_config(weights: str | os.PathLike, *, check_hash: bool = True) -> dict[str, Any]:
+    """The JSON config beside a weights file, after checking both exist and (if recorded) the ``sha256``.
+
+    Raises
+    ------
+    WeightsError
+        Missing weights or config, invalid JSON, or a hash mismatch (a corrupted or replaced file).
+    """
+    weights = Path(weights)
+    cfg_path = weights.with_suffix(".json")
+    if not weights.exists():
+        raise WeightsError(f"weights file {weights} does not exist")
+    if not cfg_path.exists():
+        raise WeightsError(f"config {cfg_path} is missing next to the weights file {weights.name}")
+    try:
+        cfg = json.loads(cfg_path.read_text())
+    except ValueError as err:
+        raise WeightsError(f"config {cfg_path} is not valid JSON: {err}") from err
+    if check_hash and "sha256" in cfg and _sha256(weights) != cfg["sha256"]:
+        raise WeightsError(f"weights file {weights} is corrupted: its sha256 does not match {cfg_path.name}")
+    return cfg

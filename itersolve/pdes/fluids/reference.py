@@ -39,12 +39,12 @@ from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from ...preconditioners import AMG, IC0
 from ...solvers import cg
 from .mac import advection, curl, divergence, gradient, laplacian
 from .navier_stokes import Environment, Physics, poiseuille
+from .pressure import pressure_system
 
 __all__ = ["ProjectionSolver", "pressure_matrix"]
 
@@ -52,29 +52,20 @@ __all__ = ["ProjectionSolver", "pressure_matrix"]
 def pressure_matrix(fluid: np.ndarray) -> sp.csr_matrix:
     """``-D G`` on the fluid cells (row-major order), with 1 added to the diagonal of one cell per fluid region.
 
+    This is the closed-box :func:`~itersolve.pdes.fluids.pressure.pressure_system`
+    (Neumann on every wall and obstacle) made definite by pinning the first
+    cell of each face-connected fluid region.
+
     Examples
     --------
     >>> A = pressure_matrix(np.ones((3, 3), bool))
     >>> A.shape, float(A.sum())
     ((9, 9), 1.0)
     """
-    fluid = np.asarray(fluid, dtype=bool)
-    index = -np.ones(fluid.shape, dtype=np.int64)
-    n = int(fluid.sum())
-    index[fluid] = np.arange(n)
-    rows, cols = [], []
-    for left, right in ((index[:, :-1], index[:, 1:]), (index[:-1, :], index[1:, :])):
-        both = (left >= 0) & (right >= 0)
-        rows.append(left[both])
-        cols.append(right[both])
-    r, c = np.concatenate(rows), np.concatenate(cols)
-    adjacency = sp.coo_matrix((np.ones(r.size), (r, c)), shape=(n, n)).tocsr()
-    adjacency = adjacency + adjacency.T
-    degree = np.asarray(adjacency.sum(axis=1)).ravel()
-    _, labels = connected_components(adjacency, directed=False)
-    pinned = np.zeros(n)
-    pinned[np.unique(labels, return_index=True)[1]] = 1.0  # first cell of each region
-    return sp.csr_matrix(sp.diags(degree + pinned) - adjacency)
+    system = pressure_system(~np.asarray(fluid, dtype=bool), open_faces=())
+    pinned = np.zeros(system.n)
+    pinned[np.argmax(system.nullspace != 0, axis=0)] = 1.0  # first cell of each region
+    return sp.csr_matrix(system.A + sp.diags(pinned))
 
 
 class ProjectionSolver:

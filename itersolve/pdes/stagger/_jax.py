@@ -13,13 +13,11 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
-__all__ = ["require_jax", "EXTRA_HINT"]
+from ..._extras import require
 
-#: What to tell the user when the extra is missing.
-EXTRA_HINT = "install the 'jax' extra: pip install 'itersolve[jax]' (jax, equinox, optax, safetensors)"
+__all__ = ["require_jax"]
 
 
 def require_jax() -> ModuleType:
@@ -30,9 +28,4 @@ def require_jax() -> ModuleType:
     ImportError
         Naming the missing package and the ``jax`` extra.
     """
-    for name in ("jax", "equinox", "optax", "safetensors"):
-        try:
-            importlib.import_module(name)
-        except ImportError as err:  # pragma: no cover - depends on the environment
-            raise ImportError(f"NeuralStagger needs {name!r}, which is not installed; {EXTRA_HINT}") from err
-    return importlib.import_module("jax")
+    return require("jax", "equinox", "optax", "safetensors", extra="jax", feature="NeuralStagger")

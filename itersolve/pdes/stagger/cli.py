@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=100_000, help="at most this many optimiser steps")
     parser.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget")
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--reset-every", type=int, default=10, help="replace one pool environment every N steps")
+    parser.add_argument("--reset-every", type=int, default=10,
+                        help="replace one pool environment every N steps (mean life: N * batch * st time steps)")
     parser.add_argument("--boundary-weight", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=200)
@@ -81,7 +82,8 @@ def run(args: argparse.Namespace, command: str) -> dict:
     from .training import TrainConfig, train
 
     cfg = TrainConfig(**architecture(args), init=args.init, grid=tuple(args.grid), pool=args.pool,
-                      batch=args.batch, steps=args.steps, minutes=args.minutes, lr=args.lr, reset_every=args.reset_every,
+                      batch=args.batch, steps=args.steps, minutes=args.minutes, lr=args.lr,
+                      reset_every=args.reset_every,
                       boundary_weight=args.boundary_weight, seed=args.seed, checkpoint_every=args.checkpoint_every)
     result = train(cfg, out=args.out, progress=not args.no_progress, command=command)
     return {"out": str(result.path), "steps": len(result.losses), "seconds": round(result.seconds, 1),

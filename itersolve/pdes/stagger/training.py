@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,8 @@ from ..fluids.navier_stokes import Physics, physics_loss, random_environment  # 
 from .models import StaggerModel  # noqa: E402
 from .rollouts import initial_states  # noqa: E402
 
-__all__ = ["TrainConfig", "TrainResult", "train", "window_loss", "default_size", "initial_model", "provenance"]
+__all__ = ["TrainConfig", "TrainResult", "train", "window_loss", "default_size", "initial_model", "provenance",
+           "optimizer", "train_step"]
 
 
 def default_size(s: int) -> tuple[int, int]:
@@ -71,6 +73,12 @@ def default_size(s: int) -> tuple[int, int]:
 @dataclass
 class TrainConfig:
     """Everything a training run depends on (recorded in the JSON of the weights).
+
+    The pool is refilled one environment every ``reset_every`` steps, so an
+    environment lives ``reset_every * batch`` model calls on average, i.e.
+    ``reset_every * batch * st * dt`` time units: the horizon of flow
+    development (start-up, onset and saturation of shedding) the model is
+    trained on.
 
     ``init``: start from these weights (a shipped model name or a
     ``.safetensors`` path) instead of a fresh model; its ``s``, ``st``,
@@ -124,6 +132,44 @@ def window_loss(model: StaggerModel, a: Any, p: Any, boundary: Any, physics: Phy
     prev = jnp.concatenate([a[:, None], a_seq[:, :-1]], axis=1)
     losses = physics_loss(prev, a_seq, p_seq, boundary[:, None], physics, boundary_weight)
     return losses.mean(), (a_seq[:, -1], p_seq[:, -1])
+
+
+@functools.cache
+def optimizer(lr: float) -> optax.GradientTransformation:
+    """Adam with global-norm gradient clipping at 1 (one object per ``lr``, so :func:`train_step` compiles once).
+
+    Examples
+    --------
+    >>> optimizer(1e-3) is optimizer(1e-3)
+    True
+    """
+    return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(lr))
+
+
+@eqx.filter_jit
+def train_step(model: StaggerModel, opt_state: Any, a: Any, p: Any, boundary: Any, physics: Physics,
+               boundary_weight: float, lr: float) -> tuple[StaggerModel, Any, Any, Any, Any]:
+    """One optimiser step of :func:`window_loss` on a batch; returns the model, optimiser state, loss, last states.
+
+    Jitted once per model structure, batch shape, ``physics``, ``boundary_weight`` and ``lr``
+    (held static), and shared by every :func:`train` run with those.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from itersolve.pdes.fluids.navier_stokes import cylinder
+    >>> model = StaggerModel(s=2, hidden=4, levels=1, key=jax.random.PRNGKey(0))
+    >>> a, p, b = initial_states([cylinder((16, 32))], Physics())
+    >>> state = optimizer(1e-3).init(eqx.filter(model, eqx.is_array))
+    >>> model, state, loss, a1, p1 = train_step(model, state, a, p, b, Physics(), 20.0, 1e-3)
+    >>> a1.shape, bool(loss > 0)
+    ((1, 16, 32), True)
+    """
+    opt = optimizer(lr)
+    (loss, (a1, p1)), grads = eqx.filter_value_and_grad(window_loss, has_aux=True)(
+        model, a, p, boundary, physics, boundary_weight)
+    updates, opt_state = opt.update(grads, opt_state, eqx.filter(model, eqx.is_array))
+    return eqx.apply_updates(model, updates), opt_state, loss, a1, p1
 
 
 def initial_model(cfg: TrainConfig) -> StaggerModel:
@@ -184,21 +230,14 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
     model = initial_model(cfg)
     origin = {} if cfg.init is None else {"init_from": provenance(cfg.init)}
     a_pool, p_pool, b_pool = initial_states([random_environment(grid, rng) for _ in range(cfg.pool)], physics)
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(cfg.lr))
-    opt_state = opt.init(eqx.filter(model, eqx.is_array))
-
-    @eqx.filter_jit
-    def step(model, opt_state, a, p, b):
-        (loss, (a1, p1)), grads = eqx.filter_value_and_grad(window_loss, has_aux=True)(
-            model, a, p, b, physics, cfg.boundary_weight)
-        updates, opt_state = opt.update(grads, opt_state, eqx.filter(model, eqx.is_array))
-        return eqx.apply_updates(model, updates), opt_state, loss, a1, p1
+    opt_state = optimizer(cfg.lr).init(eqx.filter(model, eqx.is_array))
 
     def checkpoint(done: int, seconds: float) -> Path | None:
         if out is None:
             return None
-        info = {"command": command, **origin, "training": {**cfg.public(), "steps_done": done, "seconds": round(seconds, 1),
-                                                  "cpu_seconds": round(time.process_time() - cpu0, 1)},
+        info = {"command": command, **origin,
+                "training": {**cfg.public(), "steps_done": done, "seconds": round(seconds, 1),
+                             "cpu_seconds": round(time.process_time() - cpu0, 1)},
                 "grid": list(grid), "physics": dataclasses.asdict(physics), "losses_every_50": cfg.history}
         return save(model, out, info)
 
@@ -212,7 +251,8 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
     t0, cpu0 = time.perf_counter(), time.process_time()
     for n in range(cfg.steps):
         idx = rng.choice(cfg.pool, size=cfg.batch, replace=False)
-        model, opt_state, loss, a1, p1 = step(model, opt_state, a_pool[idx], p_pool[idx], b_pool[idx])
+        model, opt_state, loss, a1, p1 = train_step(model, opt_state, a_pool[idx], p_pool[idx], b_pool[idx],
+                                                    physics, cfg.boundary_weight, cfg.lr)
         loss = float(loss)
         if not np.isfinite(loss):
             raise FloatingPointError(f"training loss became {loss} at step {n}; lower --lr")

@@ -14,13 +14,11 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
-__all__ = ["require_torch", "EXTRA_HINT"]
+from ..._extras import require
 
-#: What to tell the user when the extra is missing.
-EXTRA_HINT = "install the 'torch' extra: pip install 'itersolve[torch]' (torch, torch-geometric, safetensors)"
+__all__ = ["require_torch"]
 
 
 def require_torch() -> ModuleType:
@@ -31,9 +29,4 @@ def require_torch() -> ModuleType:
     ImportError
         Naming the missing package and the ``torch`` extra.
     """
-    for name in ("torch", "torch_geometric", "safetensors"):
-        try:
-            importlib.import_module(name)
-        except ImportError as err:  # pragma: no cover - depends on the environment
-            raise ImportError(f"GNN preconditioners need {name!r}, which is not installed; {EXTRA_HINT}") from err
-    return importlib.import_module("torch")
+    return require("torch", "torch_geometric", "safetensors", extra="torch", feature="GNN preconditioners")

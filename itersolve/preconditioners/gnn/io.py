@@ -22,8 +22,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ...pretrained import WeightsError, read_config, write_config
 from .models import ARCHITECTURES, build_model
 
 __all__ = ["WeightsError", "save_model", "load_model", "model_config", "FORMAT_VERSION"]
@@ -38,13 +37,6 @@ __all__ = ["WeightsError", "save_model", "load_model", "model_config", "FORMAT_V
 #: Version of the checkpoint layout.
 FORMAT_VERSION = 1
 
-
-class WeightsError(ValueError):
-    """A weights file or its config is missing, corrupted or does not match the model."""
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def model_config(model: nn.Module) -> dict[str, Any]:
@@ -69,8 +61,7 @@ def save_model(model: nn.Module, path: str | os.PathLike, config: dict[str, Any]
     arch = model_config(model)
     tensors = {k: v.detach().to(torch.float32).contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, str(path), metadata={k: str(v) for k, v in arch.items()})
-    cfg = {"format_version": FORMAT_VERSION, **(config or {}), **arch, "sha256": _sha256(path)}
-    path.with_suffix(".json").write_text(json.dumps(cfg, indent=1) + "\n")
+    write_config(path, {"format_version": FORMAT_VERSION, **(config or {}), **arch})
     return path
 
 
@@ -88,18 +79,9 @@ def load_model(path: str | os.PathLike, *, check_hash: bool = True) -> tuple[nn.
 
     path = Path(path)
     cfg_path = path.with_suffix(".json")
-    if not path.exists():
-        raise WeightsError(f"weights file {path} does not exist")
-    if not cfg_path.exists():
-        raise WeightsError(f"config {cfg_path} is missing next to the weights file {path.name}")
-    try:
-        cfg = json.loads(cfg_path.read_text())
-    except ValueError as err:
-        raise WeightsError(f"config {cfg_path} is not valid JSON: {err}") from err
+    cfg = read_config(path, check_hash=check_hash)
     if cfg.get("format_version") != FORMAT_VERSION:
         raise WeightsError(f"{cfg_path}: format_version {cfg.get('format_version')!r}, expected {FORMAT_VERSION}")
-    if check_hash and "sha256" in cfg and _sha256(path) != cfg["sha256"]:
-        raise WeightsError(f"weights file {path} is corrupted: its sha256 does not match the one in {cfg_path.name}")
     try:
         model = build_model(cfg["arch"], int(cfg["hidden"]), int(cfg["layers"]), int(cfg.get("level", 0)))
     except (KeyError, ValueError, TypeError) as err:

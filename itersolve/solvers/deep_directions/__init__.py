@@ -24,6 +24,8 @@ import importlib
 from types import ModuleType
 from typing import Any
 
+from ..._extras import require
+
 __all__ = [
     "DCDMNet",
     "NetworkDirections",
@@ -57,10 +59,6 @@ _WHERE = {
     "resolve_model": "io",
 }
 
-#: What to tell the user when the extra is missing.
-EXTRA_HINT = "install the 'torch' extra: pip install 'itersolve[torch]' (torch, safetensors)"
-
-
 def require_torch() -> ModuleType:
     """Import and return ``torch``, checking that safetensors is there too.
 
@@ -69,12 +67,7 @@ def require_torch() -> ModuleType:
     ImportError
         Naming the missing package and the ``torch`` extra.
     """
-    for name in ("torch", "safetensors"):
-        try:
-            importlib.import_module(name)
-        except ImportError as err:  # pragma: no cover - depends on the environment
-            raise ImportError(f"DCDM networks need {name!r}, which is not installed; {EXTRA_HINT}") from err
-    return importlib.import_module("torch")
+    return require("torch", "safetensors", extra="torch", feature="DCDM networks")
 
 
 def __getattr__(name: str) -> Any:

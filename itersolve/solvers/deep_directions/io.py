@@ -22,8 +22,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from typing import Any
 import torch
 
 from ... import pretrained
+from ...pretrained import WeightsError, read_config, write_config
 from .model import DCDMNet, build_model
 
 __all__ = ["WeightsError", "save_model", "load_model", "resolve_model", "KIND", "FORMAT_VERSION"]
@@ -41,13 +40,6 @@ KIND = "dcdm"
 FORMAT_VERSION = 1
 _ARCH = ("dim", "channels", "levels")
 
-
-class WeightsError(ValueError):
-    """A DCDM weights file or its config is missing, corrupted or does not match the network."""
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def save_model(model: DCDMNet, path: str | os.PathLike, config: dict[str, Any] | None = None) -> Path:
@@ -61,8 +53,7 @@ def save_model(model: DCDMNet, path: str | os.PathLike, config: dict[str, Any] |
     arch = {k: int(getattr(model, k)) for k in _ARCH}
     tensors = {k: v.detach().to(torch.float32).contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, str(path), metadata={k: str(v) for k, v in arch.items()})
-    cfg = {"format_version": FORMAT_VERSION, "kind": KIND, **(config or {}), **arch, "sha256": _sha256(path)}
-    path.with_suffix(".json").write_text(json.dumps(cfg, indent=1) + "\n")
+    write_config(path, {"format_version": FORMAT_VERSION, "kind": KIND, **(config or {}), **arch})
     return path
 
 
@@ -79,19 +70,10 @@ def load_model(path: str | os.PathLike) -> tuple[DCDMNet, dict[str, Any]]:
 
     path = Path(path)
     cfg_path = path.with_suffix(".json")
-    if not path.exists():
-        raise WeightsError(f"weights file {path} does not exist")
-    if not cfg_path.exists():
-        raise WeightsError(f"config {cfg_path} is missing next to the weights file {path.name}")
-    try:
-        cfg = json.loads(cfg_path.read_text())
-    except ValueError as err:
-        raise WeightsError(f"config {cfg_path} is not valid JSON: {err}") from err
+    cfg = read_config(path)
     if cfg.get("kind") != KIND or cfg.get("format_version") != FORMAT_VERSION:
         raise WeightsError(f"{cfg_path} is not a DCDM config (kind {cfg.get('kind')!r}, "
                            f"format_version {cfg.get('format_version')!r})")
-    if "sha256" in cfg and _sha256(path) != cfg["sha256"]:
-        raise WeightsError(f"weights file {path} is corrupted: its sha256 does not match {cfg_path.name}")
     try:
         model = build_model(*(int(cfg[k]) for k in _ARCH))
     except (KeyError, ValueError, TypeError) as err:
@@ -119,7 +101,7 @@ def resolve_model(spec: str | os.PathLike) -> tuple[DCDMNet, dict[str, Any]]:
     >>> resolve_model("no-such-model")
     Traceback (most recent call last):
     ...
-    itersolve.solvers.deep_directions.io.WeightsError: no DCDM model 'no-such-model': not a shipped name (...) nor a file
+    itersolve.pretrained.WeightsError: no DCDM model 'no-such-model': not a shipped name (...) nor a file
     """
     text = os.fspath(spec)
     shipped = pretrained.available(kind=KIND)
