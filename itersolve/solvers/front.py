@@ -26,7 +26,7 @@ _TAKES_M = ("cg", "chebyshev")
 
 #: Preconditioner names accepted by :func:`solve`, resolved lazily so that
 #: importing itersolve stays cheap.
-PRECONDITIONERS = ("jacobi", "ssor", "ic0", "ilu0", "amg", "chebyshev")
+PRECONDITIONERS = ("jacobi", "ssor", "ic0", "ic1", "ilu0", "amg", "chebyshev")
 
 
 def make_preconditioner(name: str, A: Any, **options: Any) -> Any:
@@ -44,6 +44,7 @@ def make_preconditioner(name: str, A: Any, **options: Any) -> Any:
         "jacobi": pc.Jacobi,
         "ssor": pc.SSOR,
         "ic0": pc.IC0,
+        "ic1": pc.IC1,
         "ilu0": pc.ILU0,
         "amg": pc.AMG,
         "chebyshev": pc.Chebyshev,
@@ -71,7 +72,7 @@ def solve(
         The system, as for the individual solvers.
     method : {"cg", "chebyshev", "jacobi", "gauss_seidel", "sor", "ssor"}
     M : str or preconditioner, optional
-        A name among ``"jacobi"``, ``"ssor"``, ``"ic0"``, ``"ilu0"``,
+        A name among ``"jacobi"``, ``"ssor"``, ``"ic0"``, ``"ic1"``, ``"ilu0"``,
         ``"amg"``, ``"chebyshev"`` (built here, its construction counted in
         ``setup_time``), or any preconditioner object. Only for ``cg`` and
         ``chebyshev``. With device data the named preconditioner is built on
