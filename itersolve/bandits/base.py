@@ -43,7 +43,7 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-__all__ = ["Policy", "ContextualPolicy", "rng_to_array", "rng_from_array", "sample_index"]
+__all__ = ["Policy", "ContextualPolicy", "rng_to_array", "rng_from_array", "sample_index", "importance_weighted"]
 
 _MASK64 = (1 << 64) - 1
 
@@ -91,6 +91,25 @@ def rng_from_array(words: Any) -> np.random.Generator:
         "uinteger": w[5],
     }
     return np.random.Generator(bg)
+
+
+#: Floor of a probability in an importance-weighted loss estimate.
+MIN_PROBABILITY = 1e-12
+
+
+def importance_weighted(loss: float, p: float) -> float:
+    """``loss / p``, with ``p`` floored at :data:`MIN_PROBABILITY`.
+
+    A caller replaying someone else's history can feed back an arm the policy
+    would (almost) never draw; the floor keeps the estimate, and every weight
+    computed from it, finite.
+
+    Examples
+    --------
+    >>> importance_weighted(0.5, 0.25), importance_weighted(1.0, 0.0)
+    (2.0, 1000000000000.0)
+    """
+    return loss / max(p, MIN_PROBABILITY)
 
 
 def sample_index(rng: np.random.Generator, p: np.ndarray) -> int:

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .base import Policy, sample_index
+from .base import Policy, importance_weighted, sample_index
 
 __all__ = ["Exp3"]
 
@@ -80,5 +80,4 @@ class Exp3(Policy):
         return sample_index(self._rng, self.probabilities())
 
     def _update(self, arm: int, loss: float, context: float | None) -> None:
-        p = self.probabilities()
-        self._cum[arm] += loss / p[arm]
+        self._cum[arm] += importance_weighted(loss, self.probabilities()[arm])

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Policy, sample_index
+from .base import Policy, importance_weighted, sample_index
 
 __all__ = ["TsallisINF", "tsallis_inf_weights"]
 
@@ -140,11 +140,11 @@ def tsallis_loss_estimate(w: np.ndarray, arm: int, loss: float, eta: float, esti
     """
     est = np.zeros_like(w)
     if estimator == "iw":
-        est[arm] = loss / w[arm]
+        est[arm] = importance_weighted(loss, w[arm])
     else:
         B = np.where(w >= eta * eta, 0.5, 0.0)
         est += B
-        est[arm] += (loss - B[arm]) / w[arm]
+        est[arm] += importance_weighted(loss - B[arm], w[arm])
     return est
 
 

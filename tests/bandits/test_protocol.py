@@ -229,3 +229,17 @@ def test_probabilities_are_a_distribution_for_random_histories(name: str, histor
         p = pol.probabilities(c)
         assert p.shape == (6,) and np.all(np.isfinite(p)) and np.all(p >= 0)
         assert p.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_replayed_history_on_never_drawn_arms_stays_finite(name: str) -> None:
+    """Feeding back arms the policy would not draw (someone else's history) never yields inf/NaN."""
+    pol = build(name)
+    for _ in range(3000):
+        pol.update(0, 1.0, 0.5)
+        pol.update(1, 0.0, 0.5)
+    pol.update(0, 1.0, 0.5)  # arm 0's probability has underflowed for the exponential-weights policies
+    for value in pol.state_dict().values():
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            assert np.isfinite(value).all()
+    assert 0 <= pol.select(0.5) < 20
