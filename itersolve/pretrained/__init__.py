@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["available", "config", "path", "read_config", "write_config", "WeightsError", "DIRECTORY"]
+__all__ = ["available", "config", "path", "read_config", "write_config", "verify_sha256", "WeightsError", "DIRECTORY"]
 
 #: Where the shipped weights live.
 DIRECTORY = Path(__file__).resolve().parent
@@ -94,6 +94,8 @@ def _sha256(weights: Path) -> str:
 def write_config(weights: str | os.PathLike, config: dict[str, Any]) -> Path:
     """Write ``config`` plus the ``sha256`` of ``weights`` as the JSON beside ``weights``; returns its path.
 
+    Values JSON does not know (paths, say) are written as strings.
+
     Examples
     --------
     >>> import tempfile
@@ -111,7 +113,7 @@ def write_config(weights: str | os.PathLike, config: dict[str, Any]) -> Path:
     """
     weights = Path(weights)
     cfg_path = weights.with_suffix(".json")
-    cfg_path.write_text(json.dumps({**config, "sha256": _sha256(weights)}, indent=1) + "\n")
+    cfg_path.write_text(json.dumps({**config, "sha256": _sha256(weights)}, indent=1, default=str) + "\n")
     return cfg_path
 
 
@@ -133,6 +135,14 @@ def read_config(weights: str | os.PathLike, *, check_hash: bool = True) -> dict[
         cfg = json.loads(cfg_path.read_text())
     except ValueError as err:
         raise WeightsError(f"config {cfg_path} is not valid JSON: {err}") from err
-    if check_hash and "sha256" in cfg and _sha256(weights) != cfg["sha256"]:
-        raise WeightsError(f"weights file {weights} is corrupted: its sha256 does not match {cfg_path.name}")
+    if check_hash:
+        verify_sha256(weights, cfg)
     return cfg
+
+
+def verify_sha256(weights: str | os.PathLike, cfg: dict[str, Any]) -> None:
+    """Raise :class:`WeightsError` if ``cfg`` records a ``sha256`` that ``weights`` does not have."""
+    weights = Path(weights)
+    if "sha256" in cfg and _sha256(weights) != cfg["sha256"]:
+        raise WeightsError(f"weights file {weights} is corrupted: its sha256 does not match "
+                           f"{weights.with_suffix('.json').name}")

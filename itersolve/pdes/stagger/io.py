@@ -17,11 +17,10 @@ True
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
+from ...pretrained import WeightsError, read_config, verify_sha256, write_config
 from ._jax import require_jax
 
 require_jax()
@@ -58,10 +57,9 @@ def save(model: StaggerModel, path: str | Path, info: dict[str, Any] | None = No
     path.parent.mkdir(parents=True, exist_ok=True)
     names, leaves, _ = _named_leaves(model)
     save_file({n: np.asarray(x, dtype=np.float32) for n, x in zip(names, leaves)}, str(path))
-    config = {"name": path.stem, "kind": KIND, "model": model.config(), **(info or {}),
-              "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    config = {"name": path.stem, "kind": KIND, "model": model.config(), **(info or {})}
     config.setdefault("description", f"NeuralStagger s={model.s}, s_T={model.st} (s=1: the base network)")
-    path.with_suffix(".json").write_text(json.dumps(config, indent=1, default=str))
+    write_config(path, config)
     return path
 
 
@@ -79,7 +77,7 @@ def _resolve(name_or_path: str | Path) -> Path:
 
 def config_of(name_or_path: str | Path) -> dict[str, Any]:
     """The JSON config of a shipped model name or a weights path."""
-    return json.loads(_resolve(name_or_path).with_suffix(".json").read_text())
+    return read_config(_resolve(name_or_path), check_hash=False)
 
 
 def load(name_or_path: str | Path, dtype: Any = jnp.float32) -> StaggerModel:
@@ -87,23 +85,25 @@ def load(name_or_path: str | Path, dtype: Any = jnp.float32) -> StaggerModel:
 
     Raises
     ------
-    FileNotFoundError, ValueError
+    FileNotFoundError
+        Neither a shipped name nor an existing file.
+    WeightsError
+        (a ``ValueError``) Wrong kind, hash mismatch, or tensors that do not match the config.
     """
     path = _resolve(name_or_path)
-    cfg = json.loads(path.with_suffix(".json").read_text())
+    cfg = read_config(path, check_hash=False)
     if cfg.get("kind") != KIND:
-        raise ValueError(f"{path} holds a {cfg.get('kind')!r} model, not {KIND!r}")
-    if cfg.get("sha256") and hashlib.sha256(path.read_bytes()).hexdigest() != cfg["sha256"]:
-        raise ValueError(f"{path}: sha256 does not match its JSON config (corrupt or replaced file)")
+        raise WeightsError(f"{path} holds a {cfg.get('kind')!r} model, not {KIND!r}")
+    verify_sha256(path, cfg)
     # shapes only: initialising the layers would compile a random-number kernel per parameter shape
     skeleton = eqx.filter_eval_shape(StaggerModel, **cfg["model"], key=jax.random.PRNGKey(0))
     names, leaves, (treedef, static) = _named_leaves(skeleton)
     tensors = load_file(str(path))
     if sorted(tensors) != sorted(names):
-        raise ValueError(f"{path}: tensor names do not match the model config {cfg['model']}")
+        raise WeightsError(f"{path}: tensor names do not match the model config {cfg['model']}")
     new = []
     for n, ref in zip(names, leaves):
         if tensors[n].shape != ref.shape:
-            raise ValueError(f"{path}: tensor {n} has shape {tensors[n].shape}, expected {ref.shape}")
+            raise WeightsError(f"{path}: tensor {n} has shape {tensors[n].shape}, expected {ref.shape}")
         new.append(jnp.asarray(tensors[n], dtype=dtype))
     return eqx.combine(jax.tree_util.tree_unflatten(treedef, new), static)
