@@ -124,8 +124,10 @@ def test_configs_with_every_preconditioner_and_time_cost() -> None:
         res = tuner.solve(A, b)
         assert res.converged and np.linalg.norm(b - A @ res.x) <= 1e-8 * np.linalg.norm(b)
     h = tuner.history
-    assert tuner.time_cap is not None and tuner.time_cap > h["time"].max()
-    np.testing.assert_allclose(h["loss"], h["cost"] / tuner.time_cap)
+    # the cap is fixed from the first converged solve; a later solve may exceed it (a first call that
+    # compiles its Numba kernels in a fresh environment takes seconds) and then costs the maximal loss 1
+    assert tuner.time_cap is not None and tuner.time_cap > 0
+    np.testing.assert_allclose(h["loss"], np.minimum(h["cost"], tuner.time_cap) / tuner.time_cap)
     assert set(h["arm"].tolist()) == {0, 1, 2, 3}  # every configuration was tried
     # the denoised time: median setup + iterations x median time per iteration of the arm so far
     for t in range(h.size):
