@@ -259,7 +259,34 @@ class _ShiftedFactorization(Preconditioner):
             tries += 1
 
 
-class IC0(_ShiftedFactorization):
+class _CholeskyFactor:
+    """``M = (L Lᵀ)⁻¹`` applied as a lower and an upper level-scheduled triangular solve.
+
+    Shared by the preconditioners that hold a lower-triangular factor ``L``
+    with the diagonal last in each row: :class:`IC0`, :class:`ICk` and the
+    learned :class:`~itersolve.preconditioners.GNNPreconditioner`.
+    """
+
+    def _use_factor(self, L: sp.csr_matrix) -> None:
+        """Take ``L`` as the factor: its transpose (same index dtype), the level schedules and the work vector."""
+        self.L = L
+        LT = L.T.tocsr()
+        LT.sort_indices()
+        LT.indptr, LT.indices = LT.indptr.astype(L.indptr.dtype), LT.indices.astype(L.indptr.dtype)
+        self.LT = LT
+        self._lower_levels = level_schedule(L.indptr, L.indices, True)
+        self._upper_levels = level_schedule(LT.indptr, LT.indices, False)
+        self._tmp = np.empty(L.shape[0], self.dtype)
+
+    def _apply(self, r: np.ndarray, out: np.ndarray) -> None:
+        L, LT, tmp = self.L, self.LT, self._tmp
+        lp, lr = self._lower_levels
+        up, ur = self._upper_levels
+        lower_solve(L.indptr, L.indices, L.data, lp, lr, r, tmp, False)
+        upper_solve(LT.indptr, LT.indices, LT.data, up, ur, tmp, out, False)
+
+
+class IC0(_CholeskyFactor, _ShiftedFactorization):
     """Zero-fill incomplete Cholesky, ``M = L L^T`` with ``L`` on the pattern of ``tril(A)``.
 
     Only the lower triangle of ``A`` is read (``A`` is taken to be symmetric).
@@ -334,22 +361,9 @@ class IC0(_ShiftedFactorization):
         lp, li, ld = ick_pattern(self.A, self.level)
         dpos = lp[1:] - 1  # the diagonal is the last entry of each row of tril
         ldata = self._factor_with_shifts(lambda vals: ic0(lp, li, vals), ld, dpos)
-        n = self.n
-        self.L = sp.csr_matrix((ldata, li, lp), shape=(n, n))
-        self.L.indptr, self.L.indices = lp, li  # keep the index dtype
-        LT = self.L.T.tocsr()
-        LT.sort_indices()
-        self.LT = LT
-        self._lower_levels = level_schedule(lp, li, True)
-        self._upper_levels = level_schedule(LT.indptr, LT.indices, False)
-        self._tmp = np.empty(n, self.dtype)
-
-    def _apply(self, r: np.ndarray, out: np.ndarray) -> None:
-        L, LT, tmp = self.L, self.LT, self._tmp
-        lp, lr = self._lower_levels
-        up, ur = self._upper_levels
-        lower_solve(L.indptr, L.indices, L.data, lp, lr, r, tmp, False)
-        upper_solve(LT.indptr, LT.indices, LT.data, up, ur, tmp, out, False)
+        L = sp.csr_matrix((ldata, li, lp), shape=(self.n, self.n))
+        L.indptr, L.indices = lp, li  # keep the index dtype
+        self._use_factor(L)
 
 
 # ------------------------------------------------------------------- IC(k)

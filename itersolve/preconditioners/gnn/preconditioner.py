@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from ...kernels.triangular import level_schedule, lower_solve, upper_solve
 from ..base import Preconditioner
-from ..classical import ICk
+from ..classical import ICk, _CholeskyFactor
 
 __all__ = ["GNNPreconditioner", "GNNFallbackWarning", "DEFAULT_MODEL", "PROBE_BOUND", "load_pretrained"]
 
@@ -73,7 +72,7 @@ def load_pretrained(name: str, dtype: str = "float32") -> Any:
     return _CACHE[key]
 
 
-class GNNPreconditioner(Preconditioner):
+class GNNPreconditioner(_CholeskyFactor, Preconditioner):
     """Learned incomplete Cholesky preconditioner ``M = L Lᵀ`` from a graph network.
 
     Parameters
@@ -195,7 +194,7 @@ class GNNPreconditioner(Preconditioner):
         off = off.detach().double().numpy()
         problem = _factor_problem(diag, off)
         if problem is None:
-            self._use(factor_to_csr(graph, diag, off, dtype=self.dtype, index_dtype=self.A.indptr.dtype))
+            self._use_factor(factor_to_csr(graph, diag, off, dtype=self.dtype, index_dtype=self.A.indptr.dtype))
             problem = _factor_problem(self.L.data[graph.diag_pos], self.L.data)  # after rounding to dtype
         if problem is None:
             problem = self._probe()
@@ -206,7 +205,7 @@ class GNNPreconditioner(Preconditioner):
             if self.strict:
                 raise ValueError(msg + "; strict=True, so no fallback to IC(0)")
             warnings.warn(msg + f"; falling back to IC({level})", GNNFallbackWarning, stacklevel=4)
-            self._use(ICk(self.A, level, shift=1e-3 if graph.ic0_shift > 0 else 0.0, dtype=self.dtype).L)
+            self._use_factor(ICk(self.A, level, shift=1e-3 if graph.ic0_shift > 0 else 0.0, dtype=self.dtype).L)
 
     def _probe(self) -> str | None:
         """Why the factor fails the probe check (see the class notes), or ``None``."""
@@ -220,24 +219,6 @@ class GNNPreconditioner(Preconditioner):
             return None
         return (f"the probe's Rayleigh quotient of M^-1 A is {q:.3g}, not in (0, {self.probe_bound:g}]: "
                 "is A far from the model's training distribution?")
-
-    def _use(self, L: Any) -> None:
-        """Take ``L`` as the factor: its transpose, the level schedules and the work vector."""
-        self.L = L
-        LT = L.T.tocsr()
-        LT.sort_indices()
-        LT.indptr, LT.indices = LT.indptr.astype(L.indptr.dtype), LT.indices.astype(L.indptr.dtype)
-        self.LT = LT
-        self._lower_levels = level_schedule(L.indptr, L.indices, True)
-        self._upper_levels = level_schedule(LT.indptr, LT.indices, False)
-        self._tmp = np.empty(self.n, self.dtype)
-
-    def _apply(self, r: np.ndarray, out: np.ndarray) -> None:
-        L, LT, tmp = self.L, self.LT, self._tmp
-        lp, lr = self._lower_levels
-        up, ur = self._upper_levels
-        lower_solve(L.indptr, L.indices, L.data, lp, lr, r, tmp, False)
-        upper_solve(LT.indptr, LT.indices, LT.data, up, ur, tmp, out, False)
 
     def __repr__(self) -> str:
         name = self.model if isinstance(self.model, str) else type(self.model).__name__
