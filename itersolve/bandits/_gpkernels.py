@@ -20,6 +20,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .chebyshev import chebyshev_features
+
 __all__ = [
     "cholesky_inplace",
     "primal_scores",
@@ -134,15 +136,10 @@ def _lh(LA, hd):  # pragma: no cover - compiled
 
 
 @njit(cache=True, fastmath=True)
-def primal_scores(LA, blocks, hd, rhos, yyc, a_ig, stats, nu0):  # pragma: no cover - compiled
-    """Profiled log marginal likelihood of each ``ρ`` for one arm-kernel factor ``L_A``.
-
-    ``blocks`` are the per-arm Gram blocks scaled by ``D½`` on both sides,
-    ``hd`` the centred ``Σ φ y`` scaled by ``D½``. Non-SPD candidates score ``-inf``.
-    """
-    M1 = _build_m1(LA, blocks)
-    lh = _lh(LA, hd)
-    F = M1.shape[0]
+def _scores_over_rho(M, v, rhos, q0, primal, a_ig, stats, nu0):  # pragma: no cover - compiled
+    """For each ``ρ``: ``B = ρ M + I = L Lᵀ``, ``z = L⁻¹ v`` and the profiled score, with the residual
+    sum of squares ``q = q0 − ρ ‖z‖²`` (``primal``) or ``q = ‖z‖²`` (dual form). Non-SPD ``B`` scores ``-inf``."""
+    F = M.shape[0]
     out = np.empty(rhos.shape[0])
     z = np.empty(F)
     B = np.empty((F, F))
@@ -150,19 +147,32 @@ def primal_scores(LA, blocks, hd, rhos, yyc, a_ig, stats, nu0):  # pragma: no co
         rho = rhos[i]
         for r in range(F):
             for s in range(F):
-                B[r, s] = rho * M1[r, s]
+                B[r, s] = rho * M[r, s]
             B[r, r] += 1.0
         if not cholesky_inplace(B):
             out[i] = -np.inf
             continue
-        _forward(B, lh, z)
-        q = yyc
+        _forward(B, v, z)
+        q = q0
         logdet = 0.0
         for r in range(F):
-            q -= rho * z[r] * z[r]
+            if primal:
+                q -= rho * z[r] * z[r]
+            else:
+                q += z[r] * z[r]
             logdet += math.log(B[r, r])
         out[i] = -a_ig * math.log(_sigma2(q, stats, nu0)) - logdet
     return out
+
+
+@njit(cache=True, fastmath=True)
+def primal_scores(LA, blocks, hd, rhos, yyc, a_ig, stats, nu0):  # pragma: no cover - compiled
+    """Profiled log marginal likelihood of each ``ρ`` for one arm-kernel factor ``L_A``.
+
+    ``blocks`` are the per-arm Gram blocks scaled by ``D½`` on both sides,
+    ``hd`` the centred ``Σ φ y`` scaled by ``D½``. Non-SPD candidates score ``-inf``.
+    """
+    return _scores_over_rho(_build_m1(LA, blocks), _lh(LA, hd), rhos, yyc, True, a_ig, stats, nu0)
 
 
 @njit(cache=True, fastmath=True)
@@ -184,28 +194,7 @@ def _dual_kernel(P, dvec, arms, feats):  # pragma: no cover - compiled
 @njit(cache=True, fastmath=True)
 def dual_scores(P, dvec, arms, feats, yc, rhos, a_ig, stats, nu0):  # pragma: no cover - compiled
     """:func:`primal_scores` computed on the ``n × n`` data kernel (cheaper while ``n < F``)."""
-    n = arms.shape[0]
-    Kd = _dual_kernel(P, dvec, arms, feats)
-    out = np.empty(rhos.shape[0])
-    B = np.empty((n, n))
-    z = np.empty(n)
-    for i in range(rhos.shape[0]):
-        rho = rhos[i]
-        for s in range(n):
-            for t in range(n):
-                B[s, t] = rho * Kd[s, t]
-            B[s, s] += 1.0
-        if not cholesky_inplace(B):
-            out[i] = -np.inf
-            continue
-        _forward(B, yc, z)
-        q = 0.0
-        logdet = 0.0
-        for s in range(n):
-            q += z[s] * z[s]
-            logdet += math.log(B[s, s])
-        out[i] = -a_ig * math.log(_sigma2(q, stats, nu0)) - logdet
-    return out
+    return _scores_over_rho(_dual_kernel(P, dvec, arms, feats), yc, rhos, 0.0, False, a_ig, stats, nu0)
 
 
 @njit(cache=True)
@@ -225,13 +214,7 @@ def warped_chebyshev(c, lo, hi, warp, degree):  # pragma: no cover - compiled
         u = 1.0 - 2.0 * math.log1p((1.0 - z) / s) / math.log1p(1.0 / s)
     else:
         u = 2.0 * z - 1.0
-    out = np.empty(degree + 1)
-    out[0] = 1.0
-    if degree >= 1:
-        out[1] = u
-    for j in range(2, degree + 1):
-        out[j] = 2.0 * u * out[j - 1] - out[j - 2]
-    return out
+    return chebyshev_features(u, degree)
 
 
 @njit(cache=True)

@@ -10,12 +10,16 @@ array([ 1. ,  0.5, -0.5, -1. ])
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 __all__ = ["chebyshev_features"]
 
 
-def chebyshev_features(u: float, degree: int) -> np.ndarray:
+@njit(cache=True)
+def chebyshev_features(u: float, degree: int) -> np.ndarray:  # pragma: no cover - compiled
     """``[T_0(u), ..., T_degree(u)]`` by the three-term recurrence.
+
+    Compiled, so that the policies' compiled kernels call it too.
 
     Parameters
     ----------
