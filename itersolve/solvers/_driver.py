@@ -11,6 +11,7 @@ only their loops, written once against the backend.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -24,7 +25,29 @@ from ..kernels.operator import SparseOperator
 from .result import Reason, SolveResult
 
 __all__ = ["Problem", "prepare", "finish", "as_preconditioner", "LinearOperatorAdapter", "select_backend",
-           "backend_of"]
+           "backend_of", "MAX_RESIDUAL_REPLACEMENTS", "confirm_target"]
+
+#: How often a solve may replace its recursive residual by the true one when
+#: the two disagree at the tolerance before it gives up as stagnated.
+MAX_RESIDUAL_REPLACEMENTS = 5
+
+
+def confirm_target(op: Any, x: Any, b: Any, r: Any, history: list, target: float,
+                   replacements: int) -> tuple[float, Reason | None, int]:
+    """The recursive residual met ``target``: recompute ``r = b − A x`` and decide.
+
+    The true norm replaces the last entry of ``history``. Returns ``(‖r‖², reason,
+    replacements)``: ``CONVERGED_RTOL`` when the true residual meets the target;
+    otherwise one more replacement, and ``DIVERGED_STAGNATION`` once more than
+    :data:`MAX_RESIDUAL_REPLACEMENTS` were needed, else ``None`` (the solver
+    restarts from the true residual).
+    """
+    rr = op.residual(x, b, r)
+    history[-1] = math.sqrt(rr)
+    if history[-1] <= target:
+        return rr, Reason.CONVERGED_RTOL, replacements
+    replacements += 1
+    return rr, (Reason.DIVERGED_STAGNATION if replacements > MAX_RESIDUAL_REPLACEMENTS else None), replacements
 
 
 class LinearOperatorAdapter:

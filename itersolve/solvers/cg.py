@@ -9,7 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..kernels.backend import Slot
-from ._driver import as_preconditioner, finish, prepare
+from ._driver import as_preconditioner, confirm_target, finish, prepare
 from ._state import (
     ALPHA,
     BETA,
@@ -28,10 +28,6 @@ from ._state import (
 from .result import Reason, SolveResult
 
 __all__ = ["cg"]
-
-#: How often a solve may replace its recursive residual by the true one when
-#: the two disagree at the tolerance before it gives up as stagnated.
-MAX_RESIDUAL_REPLACEMENTS = 5
 
 
 _ALPHA = Slot(ALPHA)
@@ -192,14 +188,8 @@ def cg(
                 reason = REASONS[status]
                 break
             # the recursive residual met the target: confirm with the true one
-            rr = op.residual(x, bvec, r)
-            history[-1] = math.sqrt(rr)
-            if math.sqrt(rr) <= target:
-                reason = Reason.CONVERGED_RTOL
-                break
-            replacements += 1
-            if replacements > MAX_RESIDUAL_REPLACEMENTS:
-                reason = Reason.DIVERGED_STAGNATION
+            rr, reason, replacements = confirm_target(op, x, bvec, r, history, target, replacements)
+            if reason is not None:
                 break
             rz, reason = _precondition(B, precond, r, z, rr)
             if reason is None:

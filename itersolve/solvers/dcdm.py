@@ -40,13 +40,10 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import sparse
-from ._driver import finish, prepare
+from ._driver import MAX_RESIDUAL_REPLACEMENTS, confirm_target, finish, prepare
 from .result import Reason, SolveResult
 
 __all__ = ["dcdm", "MAX_RESIDUAL_REPLACEMENTS"]
-
-#: How often the recursive residual may be replaced by the true one before the solve stagnates.
-MAX_RESIDUAL_REPLACEMENTS = 5
 
 
 def _grid_mask(grid: Any, n: int) -> np.ndarray | None:
@@ -213,14 +210,8 @@ def dcdm(
             reason = Reason.DIVERGED_NANORINF
             break
         if rnorm <= target:
-            rr = op.residual(x, bvec, r)  # confirm with the true residual
-            history[-1] = math.sqrt(rr)
-            if math.sqrt(rr) <= target:
-                reason = Reason.CONVERGED_RTOL
-                break
-            replacements += 1
-            if replacements > MAX_RESIDUAL_REPLACEMENTS:
-                reason = Reason.DIVERGED_STAGNATION
+            rr, reason, replacements = confirm_target(op, x, bvec, r, history, target, replacements)
+            if reason is not None:
                 break
             kept.clear()
             continue
