@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .chebyshev import chebyshev_features
+from .chebyshev import chebyshev_features, chebyshev_into
 
 __all__ = [
     "cholesky_inplace",
@@ -33,9 +33,8 @@ __all__ = [
     "thompson_argmin_blocks",
     "primal_posterior_blocks",
     "dual_posterior_blocks",
-    "select_blocks",
-    "observe_record",
-    "observe_select",
+    "unpack",
+    "round_packed",
     "discounted_update",
     "discounted_active",
     "discounted_select",
@@ -198,6 +197,19 @@ def dual_scores(P, dvec, arms, feats, yc, rhos, a_ig, stats, nu0):  # pragma: no
 
 
 @njit(cache=True)
+def _warped_point(c, lo, hi, warp):  # pragma: no cover - compiled
+    """The point ``u ∈ [-1, 1]`` of context ``c`` (see :func:`warped_chebyshev`)."""
+    z = (c - lo) / (hi - lo)
+    z = min(max(z, 0.0), 1.0)
+    if warp > 0.0:
+        return 2.0 * math.log1p(z / warp) / math.log1p(1.0 / warp) - 1.0
+    if warp < 0.0:
+        s = -warp
+        return 1.0 - 2.0 * math.log1p((1.0 - z) / s) / math.log1p(1.0 / s)
+    return 2.0 * z - 1.0
+
+
+@njit(cache=True)
 def warped_chebyshev(c, lo, hi, warp, degree):  # pragma: no cover - compiled
     """``[T_0(u), ..., T_degree(u)]`` of the warped, rescaled context ``u ∈ [-1, 1]``.
 
@@ -205,24 +217,15 @@ def warped_chebyshev(c, lo, hi, warp, degree):  # pragma: no cover - compiled
     ``warp = s > 0``: ``u = 2 log(1 + z/s) / log(1 + 1/s) - 1`` (resolution
     concentrated near ``lo``); ``warp = -s < 0``: the mirror image (near ``hi``).
     """
-    z = (c - lo) / (hi - lo)
-    z = min(max(z, 0.0), 1.0)
-    if warp > 0.0:
-        u = 2.0 * math.log1p(z / warp) / math.log1p(1.0 / warp) - 1.0
-    elif warp < 0.0:
-        s = -warp
-        u = 1.0 - 2.0 * math.log1p((1.0 - z) / s) / math.log1p(1.0 / s)
-    else:
-        u = 2.0 * z - 1.0
-    return chebyshev_features(u, degree)
+    return chebyshev_features(_warped_point(c, lo, hi, warp), degree)
 
 
 @njit(cache=True)
 def warped_chebyshev_batch(contexts, lo, hi, warp, degree):  # pragma: no cover - compiled
-    """:func:`warped_chebyshev` of every entry of ``contexts``, as rows."""
+    """:func:`warped_chebyshev` of every entry of ``contexts``, as rows (written in place, no per-row arrays)."""
     out = np.empty((contexts.shape[0], degree + 1))
     for i in range(contexts.shape[0]):
-        out[i] = warped_chebyshev(contexts[i], lo, hi, warp, degree)
+        chebyshev_into(_warped_point(contexts[i], lo, hi, warp), out[i])
     return out
 
 
@@ -434,39 +437,52 @@ def dual_posterior_blocks(P, dvec, arms, feats, yc, rho):  # pragma: no cover - 
 
 
 @njit(cache=True)
-def select_blocks(c, lo, hi, warp, blocks, mean, fit, zbuf, zpos, scale, feats):  # pragma: no cover - compiled
-    """Features of context ``c`` (written into ``feats``) and :func:`thompson_argmin_blocks` there,
-    with the normals ``zbuf[zpos]``."""
-    f = warped_chebyshev(c, lo, hi, warp, feats.shape[0] - 1)
-    for j in range(feats.shape[0]):
-        feats[j] = f[j]
-    return thompson_argmin_blocks(blocks, mean, fit[0], fit[1], feats, zbuf[zpos], scale)
+def unpack(state, K, m):  # pragma: no cover - compiled
+    """Views ``(cov, mean, hc, gram, hsum, hone, stats, fit)`` of ``ArmContextGP.packed``."""
+    F = K * m
+    cov = state[: K * m * m].reshape((K, m, m))
+    start = K * m * m
+    mean = state[start : start + F]
+    hc = state[start + F : start + 2 * F]
+    start += 2 * F
+    gram = state[start : start + F * F].reshape((F, F))
+    start += F * F
+    hsum = state[start : start + F]
+    hone = state[start + F : start + 2 * F]
+    start += 2 * F
+    return cov, mean, hc, gram, hsum, hone, state[start : start + 3], state[start + 3 : start + 8]
 
 
 @njit(cache=True)
-def observe_record(blocks, mean, hc, gram, hsum, hone, stats, fit, obs_arm, obs_feat, obs_y, obs_ctx, arm, feats, y, c):  # pragma: no cover - compiled
-    """:func:`observe_block` plus storing the observation (and its context) at index ``n``.
-
-    The caller guarantees room in the ``obs_*`` arrays.
-    """
-    n = int(stats[0])
-    obs_arm[n] = arm
-    obs_y[n] = y
-    obs_ctx[n] = c
-    for j in range(feats.shape[0]):
-        obs_feat[n, j] = feats[j]
-    observe_block(blocks, mean, hc, gram, hsum, hone, stats, fit, arm, feats, y)
-
-
-@njit(cache=True)
-def observe_select(
-    blocks, mean, hc, gram, hsum, hone, stats, fit, obs_arm, obs_feat, obs_y, obs_ctx, arm, pfeats, y, pc,
-    c, lo, hi, warp, zbuf, zpos, scale, feats,
+def round_packed(
+    state, K, obs_arm, obs_feat, obs_y, obs_ctx, feats, fi, arm, y, pc, c, lo, hi, warp, zbuf, zpos, scale,
 ):  # pragma: no cover - compiled
-    """:func:`observe_record` of the last round's observation (features ``pfeats``, context ``pc``),
-    then :func:`select_blocks` at context ``c``: a round's work in one compiled call."""
-    observe_record(blocks, mean, hc, gram, hsum, hone, stats, fit, obs_arm, obs_feat, obs_y, obs_ctx, arm, pfeats, y, pc)
-    return select_blocks(c, lo, hi, warp, blocks, mean, fit, zbuf, zpos, scale, feats)
+    """A round's work in one compiled call with few array arguments.
+
+    If ``arm >= 0``, first the last round's observation (loss ``y`` of
+    ``arm`` at context ``pc``, features ``feats[1 - fi]``) is stored at index
+    ``n`` of the ``obs_*`` arrays (the caller guarantees room) and taken into
+    the played arm's marginal (:func:`observe_block`). Then, unless ``c`` is
+    NaN, the features of context ``c`` are written into ``feats[fi]`` and the
+    Thompson draw with the normals ``zbuf[zpos]`` picks the arm returned
+    (:func:`thompson_argmin_blocks`); ``-1`` when there is no draw.
+    """
+    m = feats.shape[1]
+    cov, mean, hc, gram, hsum, hone, stats, fit = unpack(state, K, m)
+    if arm >= 0:
+        pf = feats[1 - fi]
+        n = int(stats[0])
+        obs_arm[n] = arm
+        obs_y[n] = y
+        obs_ctx[n] = pc
+        for j in range(m):
+            obs_feat[n, j] = pf[j]
+        observe_block(cov, mean, hc, gram, hsum, hone, stats, fit, arm, pf, y)
+    if math.isnan(c):
+        return -1
+    f = feats[fi]
+    chebyshev_into(_warped_point(c, lo, hi, warp), f)
+    return thompson_argmin_blocks(cov, mean, fit[0], fit[1], f, zbuf[zpos], scale)
 
 
 # ----------------------------------------------------------------------------- discounted GP on the arm grid (no context)

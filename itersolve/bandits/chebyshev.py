@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["chebyshev_features"]
+__all__ = ["chebyshev_features", "chebyshev_into"]
 
 
 @njit(cache=True)
@@ -33,9 +33,18 @@ def chebyshev_features(u: float, degree: int) -> np.ndarray:  # pragma: no cover
     numpy.ndarray, shape (degree + 1,)
     """
     out = np.empty(degree + 1)
-    out[0] = 1.0
-    if degree >= 1:
-        out[1] = u
-    for j in range(2, degree + 1):
-        out[j] = 2.0 * u * out[j - 1] - out[j - 2]
+    chebyshev_into(u, out)
     return out
+
+
+@njit(cache=True)
+def chebyshev_into(u: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Write ``[T_0(u), ..., T_d(u)]`` into ``out`` (length ``d + 1``), allocating nothing.
+
+    The form the per-round kernels use; :func:`chebyshev_features` wraps it.
+    """
+    out[0] = 1.0
+    if out.shape[0] >= 2:
+        out[1] = u
+    for j in range(2, out.shape[0]):
+        out[j] = 2.0 * u * out[j - 1] - out[j - 2]

@@ -120,6 +120,13 @@ class ArmContextGP:
         Each arm's marginal posterior covariance of its coefficients / σ².
     mean : numpy.ndarray, shape (F,)
         Posterior mean of the (centred) coefficients.
+    capacity : int
+        Number of observations the ``obs_*`` arrays hold without growing.
+    packed : numpy.ndarray
+        The one buffer of which ``cov, mean, hc, gram, hsum, hone, stats,
+        fit`` (in this order) are views: a compiled round takes the whole
+        posterior as one argument (:func:`~itersolve.bandits._gpkernels.round_packed`),
+        since each array argument costs the caller about 0.3 µs.
     """
 
     _keys = ("gram", "hsum", "hone", "stats", "hc", "cov", "mean", "fit", "obs_arm", "obs_feat", "obs_y")
@@ -157,23 +164,28 @@ class ArmContextGP:
     # -- state -------------------------------------------------------------
     def reset(self) -> None:
         """Forget the data; the posterior is the prior at the middle of the grids."""
-        F = self.F
-        self.gram = np.zeros((F, F))  # Σ φ φᵀ (block diagonal: one m × m block per arm)
-        self.hsum = np.zeros(F)  # Σ φ y
-        self.hone = np.zeros(F)  # Σ φ
-        self.stats = np.zeros(3)  # n, Σ y, Σ y²
-        self.hc = np.zeros(F)  # Σ φ (y - m0)
+        K, m, F = self.K, self.m, self.F
+        # every posterior array is a view of one buffer, so a compiled round takes them as one argument
+        self.packed = np.zeros(K * m * m + 4 * F + F * F + 3 + 5)
+        sizes = {"cov": K * m * m, "mean": F, "hc": F, "gram": F * F, "hsum": F, "hone": F, "stats": 3, "fit": 5}
+        shapes = {"cov": (K, m, m), "gram": (F, F)}
+        start = 0
+        for key, size in sizes.items():
+            view = self.packed[start : start + size]
+            setattr(self, key, view.reshape(shapes[key]) if key in shapes else view)
+            start += size
+        # gram: Σ φ φᵀ (block diagonal: one m × m block per arm); hsum: Σ φ y; hone: Σ φ;
+        # stats: n, Σ y, Σ y²; hc: Σ φ (y - m0); mean: posterior mean of the (centred) coefficients
         # fit = [m0, sigma2, yyc = Σ (y - m0)², snr index, lengthscale index]
-        self.fit = np.array([0.0, 1.0, 0.0, self.snrs.size // 2, self.lengthscales.size // 2])
+        self.fit[:] = [0.0, 1.0, 0.0, self.snrs.size // 2, self.lengthscales.size // 2]
         # marginal posterior covariances / sigma2, here those of the prior ρ (P_ℓ ⊗ D)
         rho, P = self.snrs[int(self.fit[3])], self._arm_cov[int(self.fit[4])]
-        self.cov = rho * np.diagonal(P)[:, None, None] * np.diag(self._d)[None, :, :]
-        self.mean = np.zeros(F)  # posterior mean of the coefficients (centred)
+        self.cov[...] = rho * np.diagonal(P)[:, None, None] * np.diag(self._d)[None, :, :]
         # the observations themselves (for refits on the data kernel and rebuilds)
         self.obs_arm = np.zeros(0, dtype=np.int64)
         self.obs_feat = np.zeros((0, self.m))
         self.obs_y = np.zeros(0)
-        self._cap = 0
+        self.capacity = 0
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Arrays that define the posterior (for ``state_dict``); the observation arrays have length ``n``."""
@@ -200,25 +212,21 @@ class ArmContextGP:
         n = int(np.asarray(state["stats"], dtype=float)[0])
         if np.asarray(state["obs_y"]).shape[0] != n:
             raise ValueError(f"state holds {np.asarray(state['obs_y']).shape[0]} observations but counts {n}")
+        shapes = self.state_shapes(n)
         for k in self._keys[:8]:
-            setattr(self, k, np.array(state[k], dtype=float, copy=True, order="C"))
+            value = np.asarray(state[k], dtype=float)
+            if value.shape != shapes[k]:
+                raise ValueError(f"state[{k!r}] has shape {value.shape}, expected {shapes[k]}")
+            getattr(self, k)[...] = value
         self.obs_arm = np.array(state["obs_arm"], dtype=np.int64, copy=True)
         self.obs_feat = np.array(state["obs_feat"], dtype=float, copy=True, order="C").reshape(n, self.m)
         self.obs_y = np.array(state["obs_y"], dtype=float, copy=True)
-        self._cap = n
+        self.capacity = n
 
     @property
     def n(self) -> int:
         """Number of observations."""
         return int(self.stats[0])
-
-    def kernel_arrays(self) -> tuple[np.ndarray, ...]:
-        """``(cov, mean, hc, gram, hsum, hone, stats, fit, obs_arm, obs_feat, obs_y)``: the arrays an
-        observation kernel updates in place (the same objects until the next refit, reset or growth)."""
-        return (
-            self.cov, self.mean, self.hc, self.gram, self.hsum, self.hone, self.stats, self.fit,
-            self.obs_arm, self.obs_feat, self.obs_y,
-        )
 
     @property
     def noise_var(self) -> float:
@@ -246,17 +254,12 @@ class ArmContextGP:
     # -- learning ------------------------------------------------------------
     def reserve(self, n: int) -> None:
         """Make room for at least ``n`` stored observations."""
-        if n > self._cap:
-            cap = max(64, 2 * self._cap, n)
+        if n > self.capacity:
+            cap = max(64, 2 * self.capacity, n)
             self.obs_arm = np.resize(self.obs_arm, cap)
             self.obs_feat = np.resize(self.obs_feat, (cap, self.m))
             self.obs_y = np.resize(self.obs_y, cap)
-            self._cap = cap
-
-    @property
-    def capacity(self) -> int:
-        """Number of observations the storage holds without growing."""
-        return self._cap
+            self.capacity = cap
 
     def _record(self, arm: int, feats: np.ndarray, y: float) -> None:
         n = self.n
@@ -270,7 +273,7 @@ class ArmContextGP:
         if type(feats) is not np.ndarray or feats.dtype != np.float64:
             feats = np.ascontiguousarray(feats, dtype=float)
         n = int(self.stats[0])
-        if n >= self._cap:
+        if n >= self.capacity:
             self._record(arm, feats, y)
         else:
             self.obs_arm[n] = arm
@@ -297,9 +300,9 @@ class ArmContextGP:
         blocks, hs, ho = kern.data_stats(arms, feats, ys, K)
         for a in range(K):
             self.gram[a * m : (a + 1) * m, a * m : (a + 1) * m] = blocks[a]
-        self.hsum, self.hone = hs.reshape(-1), ho.reshape(-1)
-        self.stats = np.array([float(n), float(ys.sum()), float(ys @ ys)])
-        self.obs_arm, self.obs_feat, self.obs_y, self._cap = arms.copy(), feats.copy(), ys.copy(), n
+        self.hsum[:], self.hone[:] = hs.reshape(-1), ho.reshape(-1)
+        self.stats[:] = [float(n), float(ys.sum()), float(ys @ ys)]
+        self.obs_arm, self.obs_feat, self.obs_y, self.capacity = arms.copy(), feats.copy(), ys.copy(), n
 
     def rebuild(self, arms: np.ndarray, feats: np.ndarray, ys: np.ndarray) -> None:
         """Replace the data by ``(arms, feats, ys)`` (e.g. new context features) and refit.
@@ -317,9 +320,7 @@ class ArmContextGP:
             self.refit(select_hyperparameters=False)
 
     def _centred(self) -> tuple[float, np.ndarray, float]:
-        n, s, ss = self.stats
-        m0 = s / n
-        return m0, self.hsum - m0 * self.hone, max(ss - 2.0 * m0 * s + n * m0 * m0, 0.0)
+        return _centre(self.stats, self.hsum, self.hone)
 
     def _candidates(self, select_hyperparameters: bool) -> list[tuple[int, int]]:
         cur = (int(self.fit[3]), int(self.fit[4]))
@@ -336,7 +337,7 @@ class ArmContextGP:
     def _use_dual(self) -> bool:
         return self.n < self.F
 
-    def scores(self, candidates: list[tuple[int, int]]) -> np.ndarray:
+    def scores(self, candidates: list[tuple[int, int]], data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Profiled log marginal likelihood of each ``(snr index, lengthscale index)``.
 
         With the prior factor ``L = √ρ L₁`` and ``B = I + ρ L₁ᵀ G L₁ = C Cᵀ``,
@@ -344,29 +345,39 @@ class ArmContextGP:
         ``Σ (y - m₀)² - ρ |C⁻¹ L₁ᵀ h|²``; ``σ²`` is profiled out under its
         inverse-gamma prior. While ``n < F`` the same numbers come from the
         ``n × n`` data kernel ``I + ρ Φ P Φᵀ``.
+
+        ``data = (arms, feats, ys)`` scores those observations instead of the
+        model's own (e.g. other context features), leaving the model as it is.
         """
-        n = self.n
-        m0, hc, yyc = self._centred()
+        K, m = self.K, self.m
+        if data is None:
+            n, stats = self.n, self.stats
+            m0, hc, yyc = self._centred()
+            arms, feats, ys = self.obs_arm[:n], self.obs_feat[:n], self.obs_y[:n]
+            blocks = self.gram.reshape(K, m, K, m)[np.arange(K), :, np.arange(K), :]
+        else:
+            arms, feats, ys = data
+            n = arms.shape[0]
+            blocks, hs, ho = kern.data_stats(arms, feats, ys, K)
+            stats = np.array([float(n), float(ys.sum()), float(ys @ ys)])
+            m0, hc, yyc = _centre(stats, hs.reshape(-1), ho.reshape(-1))
         a = self.nu0 / 2.0 + 1.0 + n / 2.0
         out = np.full(len(candidates), -np.inf)
         by_ls: dict[int, list[int]] = {}
         for idx, (_, j) in enumerate(candidates):
             by_ls.setdefault(j, []).append(idx)
-        dual = self._use_dual()
+        dual = n < self.F
         if dual:
-            yc = self.obs_y[:n] - m0
-            arms, feats = self.obs_arm[:n], self.obs_feat[:n]
+            yc = ys - m0
         else:
-            K, m = self.K, self.m
-            blocks = self.gram.reshape(K, m, K, m)[np.arange(K), :, np.arange(K), :]
             blocks = np.ascontiguousarray(blocks * self._sqrt_d[None, :, None] * self._sqrt_d[None, None, :])
             hd = np.ascontiguousarray(hc.reshape(K, m) * self._sqrt_d[None, :])
         for j, idxs in by_ls.items():
             rhos = np.array([self.snrs[candidates[i][0]] for i in idxs])
             if dual:
-                sc = kern.dual_scores(self._arm_cov[j], self._d, arms, feats, yc, rhos, a, self.stats, self.nu0)
+                sc = kern.dual_scores(self._arm_cov[j], self._d, arms, feats, yc, rhos, a, stats, self.nu0)
             else:
-                sc = kern.primal_scores(self._chol_arm[j], blocks, hd, rhos, yyc, a, self.stats, self.nu0)
+                sc = kern.primal_scores(self._chol_arm[j], blocks, hd, rhos, yyc, a, stats, self.nu0)
             out[idxs] = sc
         return out
 
@@ -405,9 +416,9 @@ class ArmContextGP:
             mean, cov, ok = kern.primal_posterior_blocks(self._chol_arm[i_ls], self._sqrt_d, blocks, rho, hc)
         if not ok:  # pragma: no cover - the matrices are SPD by construction
             raise np.linalg.LinAlgError("GP refit: matrix not positive definite")
-        self.cov, self.mean, self.hc = cov, mean, hc
+        self.cov[...], self.mean[:], self.hc[:] = cov, mean, hc
         q = yyc - float(hc @ mean)
-        self.fit = np.array([m0, self._sigma2(q), yyc, i_snr, i_ls], dtype=float)
+        self.fit[:] = [m0, self._sigma2(q), yyc, i_snr, i_ls]
         return score
 
     # -- prediction ------------------------------------------------------------
@@ -418,3 +429,10 @@ class ArmContextGP:
     def posterior_var(self, feats: np.ndarray) -> np.ndarray:
         """Posterior variance of each arm's mean loss at a context with features ``feats``."""
         return self.fit[1] * np.einsum("j,ajk,k->a", feats, self.cov, feats)
+
+
+def _centre(stats: np.ndarray, hsum: np.ndarray, hone: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """``(m0, Σ φ (y - m0), Σ (y - m0)²)`` from the data sums, ``m0`` the mean loss."""
+    n, s, ss = stats
+    m0 = s / n
+    return m0, hsum - m0 * hone, max(ss - 2.0 * m0 * s + n * m0 * m0, 0.0)
