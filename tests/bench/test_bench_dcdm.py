@@ -19,11 +19,14 @@ def test_tiny_benchmark_writes_json(tmp_path, capsys):
     data = json.loads((tmp_path / "dcdm.json").read_text())
     assert (tmp_path / "dcdm.png").stat().st_size > 0
     methods = {r["method"] for r in data["rows"]}
-    assert methods == {"CG", "IC(0)-PCG", "AMG-PCG", "DCDM", "DCDM-2"}
-    assert len(data["rows"]) == 2 * 2 * 5 + 1 * 2 * 4  # 2-D sizes x rtols x methods (DCDM-2 in 2-D only) + 3-D
+    assert methods == {"CG", "IC(0)-PCG", "AMG-PCG", "DCDM", "DCDM+IC0", "DCDM-2"}
+    assert len(data["rows"]) == 2 * 2 * 6 + 1 * 2 * 5  # 2-D sizes x rtols x methods (DCDM-2 in 2-D only) + 3-D
+    hybrid = [r for r in data["rows"] if r["method"] == "DCDM+IC0"]
+    assert all(r["setup"] > 0 for r in hybrid)  # the IC(0) factorisation counts
     assert all(r["converged"] == "yes" for r in data["rows"] if r["method"] != "DCDM-2")
     dc = [r for r in out["summary"] if r["method"] == "DCDM"]
     assert all(r["vs_cg"] > 0 and r["vs_ic0"] > 0 for r in dc)
     assert {g["dim"] for g in out["growth"]} == {2}
     assert any("3-D size" in t["target"] for t in out["targets"])
+    assert any(t["target"].startswith("DCDM+IC0") for t in out["targets"])
     assert "targets:" in capsys.readouterr().out

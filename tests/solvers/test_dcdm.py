@@ -218,3 +218,143 @@ def test_mask_handling_property(data, shape):
     if int(wrong.sum()) != s.n:
         with pytest.raises(ValueError, match="fluid cells"):
             dcdm(s.A, b, model=lambda r: r, grid=wrong)
+
+
+def test_fine_tune_from_a_checkpoint_keeps_the_parent_architecture(tmp_path):
+    import argparse
+    import json
+
+    from itersolve.solvers.deep_directions import TrainConfig, train
+    from itersolve.solvers.deep_directions.cli import add_arguments
+
+    tiny = dict(dim=2, grid=12, geometries=1, ritz=15, vectors=4, epochs=1, batch_size=4, val_geometries=1)
+    parent = train(TrainConfig(channels=3, levels=2, **tiny), out=tmp_path / "parent.safetensors", progress=False)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--init", str(parent.path), "--out", str(tmp_path / "child.safetensors")])
+    assert args.init == str(parent.path)
+    # the run asks for the default 16 channels / 1 level, the parent's 3 / 2 win
+    child = train(TrainConfig(channels=16, levels=1, init=str(parent.path), seed=1, **tiny),
+                  out=tmp_path / "child.safetensors", progress=False, command="itersolve train dcdm --init x")
+    assert (child.model.channels, child.model.levels) == (3, 2)
+    assert child.history[0]["epoch"] == 0 and child.history[0]["loss"] is None  # the parent, validated
+    cfg = json.loads((tmp_path / "child.json").read_text())
+    parent_cfg = json.loads((tmp_path / "parent.json").read_text())
+    assert cfg["init_from"]["name"] == str(parent.path)
+    assert cfg["init_from"]["sha256"] == parent_cfg["sha256"]
+    assert cfg["init_from"]["command"] == parent_cfg["command"]
+    assert (cfg["channels"], cfg["levels"], cfg["training"]["init"]) == (3, 2, str(parent.path))
+    load_model(tmp_path / "child.safetensors")
+    with pytest.raises(WeightsError):
+        train(TrainConfig(init=str(tmp_path / "missing.safetensors"), **tiny), progress=False)
+
+
+def test_fine_tune_from_a_shipped_model_records_its_hash():
+    from itersolve.solvers.deep_directions.training import _parent
+
+    name = pretrained.available(kind="dcdm")[0]
+    net, prov = _parent(name)
+    assert prov["name"] == name and prov["sha256"] == pretrained.config(name)["sha256"]
+    assert net.channels == pretrained.config(name)["channels"]
+
+
+# --- the hybrid with a classical preconditioner (M=) -------------------------------------------------------
+
+
+def _galerkin(A, b, x0, V):
+    """x0 + the A-norm-optimal correction in span(V) (dense reference)."""
+    V = np.column_stack(V)
+    return x0 + V @ np.linalg.solve(V.T @ A @ V, V.T @ (b - A @ x0))
+
+
+@pytest.mark.parametrize("pair", ["multiplicative", "additive"])
+@pytest.mark.parametrize("seed", [3, 11])
+def test_hybrid_matches_a_dense_galerkin_reference(pair, seed):
+    from itersolve.preconditioners import IC0
+
+    s = pressure_system(random_obstacles((9, 9), count=3, seed=seed))
+    A = s.A.toarray()
+    b = random_rhs(s, seed=seed)
+    B = np.random.default_rng(seed).standard_normal((s.n, s.n)) / s.n + np.eye(s.n)  # a poor, fixed "network"
+    model = lambda r: B @ r  # noqa: E731
+    M = IC0(s.A)
+    Minv = lambda r: M.apply(np.ascontiguousarray(r))  # noqa: E731
+    xs = []
+    dcdm(s.A, b, model=model, M=M, pair=pair, rtol=1e-12, maxiter=4, callback=lambda xk: xs.append(xk.copy()))
+    x, V = np.zeros(s.n), []
+    for xk in xs:
+        r = b - A @ x
+        V.append(model(r / np.linalg.norm(r)))
+        if pair == "multiplicative":
+            V.append(Minv(b - A @ _galerkin(A, b, np.zeros(s.n), V)))
+        else:
+            V.append(Minv(r))
+        x = _galerkin(A, b, np.zeros(s.n), V)
+        np.testing.assert_allclose(xk, x, rtol=1e-7, atol=1e-9 * np.linalg.norm(x))
+
+
+def test_hybrid_keeps_directions_A_orthogonal_and_converges_exactly(monkeypatch, system2d):
+    from itersolve.preconditioners import IC0
+    import importlib
+
+    dcdm_module = importlib.import_module("itersolve.solvers.dcdm")
+
+    made = []
+
+    class Recording(dcdm_module._Directions):
+        def __init__(self, memory):
+            super().__init__(memory)
+            made.append(self)
+
+    monkeypatch.setattr(dcdm_module, "_Directions", Recording)
+    A, n = system2d.A, system2d.n
+    b = random_rhs(system2d, seed=1)
+    res = dcdm(A, b, model=lambda r: r, M=IC0(A), rtol=1e-10)  # f = I: a poor network
+    assert res.converged and res.iterations <= n // 2 + 1
+    P = np.column_stack([p for p, _, _ in made[0].kept])
+    G = P.T @ (A @ P)
+    off = G - np.diag(np.diag(G))
+    assert np.abs(off).max() <= 1e-8 * np.abs(np.diag(G)).max()
+    assert P.shape[1] == 2 * res.iterations - res.details["pair_dropped"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hybrid_float32_and_float64(system2d, dtype):
+    from itersolve.preconditioners import IC0
+
+    A = system2d.A.astype(dtype)
+    b = random_rhs(system2d, seed=2).astype(dtype)
+    plain = dcdm(A, b, model=lambda r: r, rtol=1e-5)
+    res = dcdm(A, b, model=lambda r: r, M=IC0(A), rtol=1e-5)
+    assert res.converged and res.x.dtype == dtype
+    assert res.iterations < plain.iterations
+    assert np.linalg.norm(b - A @ res.x) <= 1e-5 * np.linalg.norm(b) * 1.0001
+    assert res.details["preconditioner"] == "IC0"
+
+
+def test_hybrid_network_on_the_grid_beats_ic0_pcg():
+    from itersolve.preconditioners import IC0
+    from itersolve.solvers import cg
+
+    s = pressure_system(random_obstacles((16, 16), count=2, seed=5))
+    b = random_rhs(s, seed=5)
+    torch.manual_seed(0)
+    res = dcdm(s, b, model=build_model(2, 4, 1), M=IC0(s.A), rtol=1e-6)
+    assert res.converged and res.details["network_calls"] == res.iterations
+    assert res.iterations <= cg(s.A, b, M=IC0(s.A), rtol=1e-6).iterations
+
+
+def test_hybrid_guards_a_dependent_pair_and_a_failing_network(system2d):
+    from itersolve.preconditioners import IC0
+    from itersolve.solvers import cg
+
+    A = system2d.A
+    b = random_rhs(system2d, seed=4)
+    M = IC0(A)
+    same = dcdm(A, b, model=lambda r: M.apply(np.ascontiguousarray(r)), M=M, pair="additive", rtol=1e-8)
+    assert same.converged and same.details["pair_dropped"] == same.iterations  # f(r) = M⁻¹r: one direction
+    nan = dcdm(A, b, model=lambda r: np.full_like(r, np.nan), M=M, rtol=1e-8)
+    assert nan.converged and nan.details["fallbacks"] == {"nan": nan.iterations}
+    assert abs(nan.iterations - cg(A, b, M=M, rtol=1e-8).iterations) <= 1  # M⁻¹r alone: PCG's directions
+    with pytest.raises(ValueError, match="pair"):
+        dcdm(A, b, model=lambda r: r, M=M, pair="both")

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--max-minutes", type=float, default=0.0, help="stop after the epoch past this (0: none)")
+    parser.add_argument("--init", default=None, metavar="NAME_OR_PATH",
+                        help="fine-tune: start from a shipped model name or a .safetensors checkpoint "
+                             "(dim, channels and levels are then the parent's)")
     parser.add_argument("--out", required=True, metavar="FILE.safetensors", help="best checkpoint (+ .json)")
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
 

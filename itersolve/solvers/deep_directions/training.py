@@ -137,6 +137,16 @@ class TrainConfig:
         ``torch.set_num_threads`` during training.
     max_minutes : float
         Stop after the epoch that crosses this wall time (0: no limit).
+    init : str, optional
+        Fine-tune: start from these weights (a shipped model name such as
+        ``"dcdm3d-32"`` or a ``.safetensors`` checkpoint path) instead of a
+        fresh network. The architecture (``dim``, ``channels``, ``levels``)
+        is the parent's: :func:`train` replaces those three fields by the
+        parent's values. The parent is validated before the first step
+        (epoch 0 of the history) and stays the best checkpoint unless an
+        epoch beats it, so a fine-tune never saves a network that validates
+        worse than where it started. Its name, ``sha256`` and command are
+        kept in the new config (``init_from``).
     """
 
     dim: int = 2
@@ -153,6 +163,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 1
     max_minutes: float = 0.0
+    init: str | None = None
 
     def __post_init__(self) -> None:
         if self.dim not in (2, 3):
@@ -171,7 +182,8 @@ class TrainConfig:
         """
         parts = ["itersolve", "train", "dcdm"]
         for f in dataclasses.fields(self):
-            parts += ["--" + f.name.replace("_", "-"), str(getattr(self, f.name))]
+            if getattr(self, f.name) is not None:
+                parts += ["--" + f.name.replace("_", "-"), str(getattr(self, f.name))]
         if out is not None:
             parts += ["--out", str(out)]
         return shlex.join(parts)
@@ -186,6 +198,21 @@ class TrainResult:
     path: Path | None = None
     best_epoch: int = 0
     seconds: float = 0.0
+
+
+def _parent(init: str | None) -> tuple[DCDMNet | None, dict[str, Any] | None]:
+    """The network a fine-tune starts from and its provenance (``init_from``), or ``(None, None)``.
+
+    The weights are checked against the ``sha256`` of their config
+    (:func:`itersolve.pretrained.read_config`, through :func:`.io.resolve_model`).
+    """
+    if init is None:
+        return None, None
+    from .io import resolve_model
+
+    net, cfg = resolve_model(init)
+    return net, {"name": str(init), "sha256": cfg.get("sha256"), "command": cfg.get("command"),
+                 "init_from": cfg.get("init_from")}
 
 
 def _validate(net: DCDMNet, val: list[tuple[GridBatch, PressureSystem, torch.Tensor, np.ndarray]]) -> dict:
@@ -218,6 +245,9 @@ def train(cfg: TrainConfig | None = None, *, out: str | Path | None = None, prog
         Command recorded in the JSON (default :meth:`TrainConfig.command`).
     """
     cfg = dataclasses.replace(cfg or TrainConfig(), **overrides)
+    parent, init_from = _parent(cfg.init)
+    if parent is not None:
+        cfg = dataclasses.replace(cfg, dim=int(parent.dim), channels=int(parent.channels), levels=int(parent.levels))
     t_start = time.perf_counter()
     threads = torch.get_num_threads()
     torch.set_num_threads(int(cfg.threads))
@@ -235,6 +265,9 @@ def train(cfg: TrainConfig | None = None, *, out: str | Path | None = None, prog
             vecs = torch.as_tensor(vdata.batch(0, 16, np.random.default_rng(seed_for("val", i))))
             val.append((GridBatch(s), s, vecs, random_rhs(s, seed=seed_for("val", i))))
         net = build_model(cfg.dim, cfg.channels, cfg.levels)
+        if parent is not None:
+            net.load_state_dict(parent.state_dict())
+            net.train()
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
         steps = max(1, cfg.vectors // cfg.batch_size)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps * cfg.epochs, eta_min=0.1 * cfg.lr)
@@ -245,11 +278,18 @@ def train(cfg: TrainConfig | None = None, *, out: str | Path | None = None, prog
             bar = tqdm(total=steps * cfg.epochs, desc=f"train dcdm{cfg.dim}d", leave=False)
         history: list[dict[str, float]] = []
         best, best_key, best_epoch = None, None, 0
-        config = {"name": Path(out).stem if out is not None else None,
+        config: dict[str, Any] = {"name": Path(out).stem if out is not None else None,
                   "training": dataclasses.asdict(cfg),
                   "command": command or cfg.command(out),
                   "description": f"DCDM {cfg.dim}-D CNN, trained at {cfg.grid}^{cfg.dim} on Ritz vectors of "
-                                 f"{cfg.geometries} random obstacle layouts (open top)"}
+                                 f"{cfg.geometries} random obstacle layouts (open top)"
+                                 + (f", fine-tuned from {cfg.init}" if parent is not None else "")}
+        if init_from is not None:
+            config["init_from"] = init_from
+            row = {"epoch": 0, "loss": None, **_validate(net, val)}
+            history.append(row)
+            best_key = (row["val_iterations"], row["val_loss"])
+            best = {k: v.detach().clone() for k, v in net.state_dict().items()}
         for epoch in range(1, cfg.epochs + 1):
             total = 0.0
             for _ in range(steps):
