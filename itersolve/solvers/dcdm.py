@@ -346,20 +346,14 @@ def _second(op: Any, kept: _Directions, z: np.ndarray, Az: np.ndarray, dependenc
     (the step then uses the network's direction only), or the failure
     reason (NaN, ``zᵀAz ≤ 0``).
     """
-    znorm = float(np.linalg.norm(z))
-    if not math.isfinite(znorm):
-        return z, 0.0, Reason.DIVERGED_NANORINF
-    if znorm == 0.0:
+    z, zAz, cause = _checked(op, kept, z, Az, dependence_tol)
+    if cause is None:
+        return z, zAz, None
+    if cause in ("zero", "dependent"):
         return z, 0.0, "dependent"
-    z = kept.orthogonalise(z)
-    if float(np.linalg.norm(z)) <= dependence_tol * znorm:
-        return z, 0.0, "dependent"
-    zAz = op.matvec_dot(z, Az)
-    if not math.isfinite(zAz):
+    if cause == "nan" or not math.isfinite(zAz):
         return z, zAz, Reason.DIVERGED_NANORINF
-    if zAz <= 0.0:
-        return z, zAz, Reason.DIVERGED_INDEFINITE_MAT
-    return z, zAz, None
+    return z, zAz, Reason.DIVERGED_INDEFINITE_MAT
 
 
 def _checked(op: Any, kept: _Directions, d: np.ndarray, Ad: np.ndarray, dependence_tol: float
