@@ -34,6 +34,7 @@ import math
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from .base import Policy, importance_weighted, sample_index
 
@@ -84,19 +85,37 @@ def tsallis_inf_weights(cum_losses: Any, eta: float, *, tol: float = 1e-13, max_
     eta = float(eta)
     if not (math.isfinite(eta) and eta > 0):
         raise ValueError(f"eta must be positive and finite, got {eta}")
+    return _newton_weights(L, eta, float(tol), int(max_iter))
+
+
+@njit(cache=True)
+def _newton_weights(L: np.ndarray, eta: float, tol: float, max_iter: int) -> np.ndarray:  # pragma: no cover - compiled
+    """The Newton iteration of :func:`tsallis_inf_weights` on checked input, compiled: a
+    round of the Tsallis-INF policies costs a few microseconds, not a few dozen NumPy calls."""
+    K = L.shape[0]
     Ls = L - L.min()
     c = 2.0 / eta
     x = -c
     for _ in range(max_iter):
-        d = Ls - x
-        inv2 = 1.0 / (d * d)
-        S = float(inv2.sum())
+        S = 0.0
+        for i in range(K):
+            d = Ls[i] - x
+            S += 1.0 / (d * d)
         if abs(S * c * c - 1.0) <= tol:
             break
+        S3 = 0.0
+        for i in range(K):
+            d = Ls[i] - x
+            S3 += 1.0 / (d * d * d)
         r = 1.0 / math.sqrt(S)
-        x += (r - c) / (r**3 * float(np.sum(inv2 / d)))
-    w = 4.0 / (eta * (Ls - x)) ** 2
-    return w / w.sum()
+        x += (r - c) / (r**3 * S3)
+    w = np.empty(K)
+    total = 0.0
+    for i in range(K):
+        d = eta * (Ls[i] - x)
+        w[i] = 4.0 / (d * d)
+        total += w[i]
+    return w / total
 
 
 def _check_estimator(estimator: str, eta0: float | None) -> tuple[str, float]:
