@@ -124,6 +124,38 @@ def test_a_few_training_steps_lower_the_loss():
     assert losses[-1] < 0.9 * losses[0] and losses[-1] < min(losses[:5]), losses
 
 
+def test_perturbation_is_divergence_free_interior_and_scaled():
+    from itersolve.pdes.fluids.mac import curl, divergence
+    from itersolve.pdes.stagger.training import perturbation
+
+    env = _env((32, 64))
+    psi = perturbation(env, np.random.default_rng(3), 0.2)
+    u, v = curl(psi)
+    assert abs(max(np.abs(u).max(), np.abs(v).max()) - 0.2 * env.speed) < 1e-12
+    assert np.abs(divergence(u, v)[1:-1, 1:-1]).max() < 1e-12
+    assert np.abs(psi[env.solid]).max() == 0 and np.abs(psi[:, :3]).max() == 0 and np.abs(psi[:, -3:]).max() == 0
+    assert not np.allclose(psi, psi[::-1])  # not symmetric about the channel axis: it breaks the wake's symmetry
+
+
+def test_lr_schedule_and_scaled_training_step():
+    from itersolve.pdes.fluids.navier_stokes import Physics
+    from itersolve.pdes.stagger.rollouts import initial_states
+    from itersolve.pdes.stagger.training import lr_scale, optimizer, train_step
+
+    f = np.linspace(0, 1, 11)
+    scales = [lr_scale(x, 1e-3, 1e-5) for x in f]
+    assert scales[0] == 1.0 and abs(scales[-1] - 0.01) < 1e-12 and np.all(np.diff(scales) < 0)
+    phys = Physics()
+    a0, p0, b = initial_states([_env()], phys)
+    model = _tiny(s=2, st_=2)
+    state = optimizer(LR).init(eqx.filter(model, eqx.is_array))
+    frozen, *_ = train_step(model, state, a0, p0, b, phys, 20.0, LR, jnp.float32(0.0))
+    moved, *_ = train_step(model, state, a0, p0, b, phys, 20.0, LR, jnp.float32(1.0))
+    leaves = lambda m: jax.tree_util.tree_leaves(eqx.filter(m, eqx.is_array))  # noqa: E731
+    assert all(np.array_equal(x, y) for x, y in zip(leaves(frozen), leaves(model)))
+    assert any(not np.array_equal(x, y) for x, y in zip(leaves(moved), leaves(model)))
+
+
 def test_save_load_roundtrip_and_corruption(tmp_path):
     from itersolve.pdes.fluids.navier_stokes import Physics
     from itersolve.pdes.stagger.io import load, save
@@ -218,12 +250,14 @@ def test_cli_run_trains_with_a_pool_and_checkpoints(tmp_path):
     common = ["--grid", "16", "32", "--pool", "4", "--batch", "2", "--lr", str(LR), "--no-progress"]
     args = parser.parse_args(["--s", "2", "--st", "2", "--hidden", "4", "--levels", "1", "--steps", "6",
                               "--reset-every", "2", "--checkpoint-every", "3", "--out", str(tmp_path / "c.safetensors"),
+                              "--perturb", "0.05", "--lr-final", str(LR / 10),
                               *common])
     summary = cli.run(args, command="itersolve train stagger --s 2 --st 2")
     assert summary["steps"] == 6 and np.isfinite(summary["last_loss"])
     cfg = config_of(summary["out"])
     assert cfg["kind"] == "neuralstagger" and cfg["command"] == "itersolve train stagger --s 2 --st 2"
     assert cfg["training"]["steps_done"] == 6 and cfg["training"]["cpu_seconds"] >= 0
+    assert cfg["training"]["perturb"] == 0.05 and cfg["training"]["lr_final"] == LR / 10
     assert load(summary["out"]).config() == {"s": 2, "st": 2, "hidden": 4, "levels": 1}
 
     # --init: continue from those weights, the architecture taken from their JSON, the provenance recorded

@@ -11,6 +11,22 @@ a fresh random one, so the pool holds every stage of the flow, from the start
 to developed shedding. The decomposed models (``s > 1``) are trained jointly
 through the same loss: one optimiser, gradients through depth-to-space.
 
+Two options aim at vortex shedding, which the reference develops only slowly
+(a growing wake instability) and which a model with a slightly too
+dissipative step never reaches on its own rollouts:
+
+* ``perturb`` (default 0: off): every fresh environment starts with a smooth
+  random perturbation of the stream function (:func:`perturbation`, velocity
+  amplitude ``perturb * speed``, divergence-free by construction since
+  ``v = curl(a)``), and at every reset one more pool state gets such a kick.
+  Developed but symmetric wakes in the pool are thus pushed off symmetry, so
+  the pool holds oscillating, asymmetric wakes to learn from (the symmetry
+  breaking that Wandel et al. get from moving obstacles and random inflows).
+* ``lr_final`` (default ``None``: constant step size): the step size decays
+  from ``lr`` to ``lr_final`` along a cosine over the run (its fraction is the
+  larger of steps done / ``steps`` and time spent / ``minutes``), which
+  averages out the noise of a self-rolled pool at the end of a (fine-tuning) run.
+
 ``TrainConfig.init`` continues training (fine-tuning) from saved weights: a
 shipped model name or a ``.safetensors`` path with the run's architecture. The
 new JSON keeps their name, ``sha256``, command and own ``init_from`` (the whole
@@ -48,7 +64,7 @@ from .models import StaggerModel  # noqa: E402
 from .rollouts import initial_states  # noqa: E402
 
 __all__ = ["TrainConfig", "TrainResult", "train", "window_loss", "default_size", "initial_model", "provenance",
-           "optimizer", "train_step"]
+           "optimizer", "train_step", "perturbation", "lr_scale"]
 
 
 def default_size(s: int) -> tuple[int, int]:
@@ -83,6 +99,11 @@ class TrainConfig:
     ``init``: start from these weights (a shipped model name or a
     ``.safetensors`` path) instead of a fresh model; its ``s``, ``st``,
     ``hidden`` and ``levels`` must equal the run's.
+
+    ``perturb``: velocity amplitude (relative to the inflow speed) of the
+    random stream-function kicks of fresh and of live pool environments
+    (:func:`perturbation`); 0 turns them off. ``lr_final``: end of the cosine
+    decay of the step size (:func:`lr_scale`); ``None`` keeps ``lr`` constant.
     """
 
     s: int = 1
@@ -103,6 +124,8 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 200
     init: str | None = None
+    perturb: float = 0.0
+    lr_final: float | None = None
     history: list = field(default_factory=list, repr=False)
 
     @property
@@ -146,13 +169,65 @@ def optimizer(lr: float) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(lr))
 
 
+def lr_scale(fraction: float, lr: float, lr_final: float | None) -> float:
+    """Factor on the step size ``lr`` at ``fraction`` (0 to 1) of a run: cosine from 1 to ``lr_final / lr``.
+
+    Examples
+    --------
+    >>> [round(lr_scale(f, 1e-3, 1e-4), 3) for f in (0.0, 0.5, 1.0, 2.0)]
+    [1.0, 0.55, 0.1, 0.1]
+    >>> lr_scale(0.7, 1e-3, None)
+    1.0
+    """
+    if lr_final is None:
+        return 1.0
+    end = lr_final / lr
+    f = min(max(float(fraction), 0.0), 1.0)
+    return float(end + (1.0 - end) * 0.5 * (1.0 + np.cos(np.pi * f)))
+
+
+def perturbation(env: Any, rng: np.random.Generator, amplitude: float, length: float = 3.0) -> np.ndarray:
+    """A smooth random stream function whose velocity ``curl`` has maximum ``amplitude * env.speed`` in the fluid.
+
+    Gaussian-filtered white noise (correlation ``length`` cells), tapered to
+    zero on solid cells and their neighbours and next to the inflow and
+    outflow columns, so the kick lives in the interior; the velocity it adds is
+    divergence-free by construction.
+
+    Examples
+    --------
+    >>> from itersolve.pdes.fluids.navier_stokes import cylinder
+    >>> from itersolve.pdes.fluids.mac import curl
+    >>> env = cylinder((32, 64))
+    >>> psi = perturbation(env, np.random.default_rng(0), 0.1)
+    >>> u, v = curl(psi)
+    >>> round(float(max(np.abs(u).max(), np.abs(v).max())), 3)
+    0.1
+    """
+    from scipy.ndimage import gaussian_filter
+
+    from ..fluids.mac import curl
+
+    H, W = env.shape
+    noise = gaussian_filter(rng.standard_normal((H, W)), length, mode="nearest")
+    keep = (~env.solid).astype(float)
+    keep[:, :3] = keep[:, -3:] = 0.0
+    taper = gaussian_filter(keep, 1.0) * keep
+    psi = noise * taper
+    u, v = curl(psi)
+    peak = float(max(np.abs(u).max(), np.abs(v).max()))
+    return psi * (amplitude * abs(float(env.speed)) / peak) if peak > 0 else psi
+
+
 @eqx.filter_jit
 def train_step(model: StaggerModel, opt_state: Any, a: Any, p: Any, boundary: Any, physics: Physics,
-               boundary_weight: float, lr: float) -> tuple[StaggerModel, Any, Any, Any, Any]:
+               boundary_weight: float, lr: float, scale: Any = 1.0) -> tuple[StaggerModel, Any, Any, Any, Any]:
     """One optimiser step of :func:`window_loss` on a batch; returns the model, optimiser state, loss, last states.
 
     Jitted once per model structure, batch shape, ``physics``, ``boundary_weight`` and ``lr``
-    (held static), and shared by every :func:`train` run with those.
+    (held static), and shared by every :func:`train` run with those. ``scale`` multiplies the
+    update (the step-size schedule, :func:`lr_scale`); pass it as a JAX scalar so that a changing
+    value does not recompile.
 
     Examples
     --------
@@ -169,6 +244,7 @@ def train_step(model: StaggerModel, opt_state: Any, a: Any, p: Any, boundary: An
     (loss, (a1, p1)), grads = eqx.filter_value_and_grad(window_loss, has_aux=True)(
         model, a, p, boundary, physics, boundary_weight)
     updates, opt_state = opt.update(grads, opt_state, eqx.filter(model, eqx.is_array))
+    updates = jax.tree_util.tree_map(lambda u: u * scale, updates)
     return eqx.apply_updates(model, updates), opt_state, loss, a1, p1
 
 
@@ -229,7 +305,15 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
     rng = np.random.default_rng(cfg.seed)
     model = initial_model(cfg)
     origin = {} if cfg.init is None else {"init_from": provenance(cfg.init)}
-    a_pool, p_pool, b_pool = initial_states([random_environment(grid, rng) for _ in range(cfg.pool)], physics)
+    envs = [random_environment(grid, rng) for _ in range(cfg.pool)]
+    a_pool, p_pool, b_pool = initial_states(envs, physics)
+
+    def kick(k: int) -> None:
+        if cfg.perturb > 0:
+            a_pool[k] += perturbation(envs[k], rng, cfg.perturb).astype(a_pool.dtype)
+
+    for k in range(cfg.pool):
+        kick(k)
     opt_state = optimizer(cfg.lr).init(eqx.filter(model, eqx.is_array))
 
     def checkpoint(done: int, seconds: float) -> Path | None:
@@ -251,8 +335,10 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
     t0, cpu0 = time.perf_counter(), time.process_time()
     for n in range(cfg.steps):
         idx = rng.choice(cfg.pool, size=cfg.batch, replace=False)
+        fraction = max(n / cfg.steps, (time.perf_counter() - t0) / (60.0 * cfg.minutes))
+        scale = jnp.float32(lr_scale(fraction, cfg.lr, cfg.lr_final))
         model, opt_state, loss, a1, p1 = train_step(model, opt_state, a_pool[idx], p_pool[idx], b_pool[idx],
-                                                    physics, cfg.boundary_weight, cfg.lr)
+                                                    physics, cfg.boundary_weight, cfg.lr, scale)
         loss = float(loss)
         if not np.isfinite(loss):
             raise FloatingPointError(f"training loss became {loss} at step {n}; lower --lr")
@@ -260,8 +346,11 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
         a_pool[idx], p_pool[idx] = np.asarray(a1), np.asarray(p1)
         if (n + 1) % cfg.reset_every == 0:
             k = int(rng.integers(cfg.pool))
-            a_pool[k:k + 1], p_pool[k:k + 1], b_pool[k:k + 1] = initial_states([random_environment(grid, rng)],
-                                                                               physics)
+            envs[k] = random_environment(grid, rng)
+            a_pool[k:k + 1], p_pool[k:k + 1], b_pool[k:k + 1] = initial_states([envs[k]], physics)
+            kick(k)
+            if cfg.perturb > 0:
+                kick(int(rng.integers(cfg.pool)))  # a live environment, likely with a developed wake
         if (n + 1) % 50 == 0:
             cfg.history.append(float(np.mean(losses[-50:])))
         elapsed = time.perf_counter() - t0
