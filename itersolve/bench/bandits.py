@@ -28,7 +28,8 @@ select + update time over the solvers' wall time) on a closed-loop heat
 simulation with nx = 50 (warm caches, the median of three runs, each also
 compared with a replay of the same solves without the tuner), and a joint (preconditioner, parameter) tuner with
 wall time as the loss against the best fixed configuration (heat nx = 100 in
-``--full``; nx = 50 and fewer steps in quick mode), learning from the
+``--full``; nx = 50 and fewer steps in quick mode; one live run per seed,
+judged on the median ratio), learning from the
 denoised wall time of :class:`OnlineTuner` (``time_model``) with κ as context
 (without it, the costs' swing with κ confounds the comparison of the
 configurations). Wall-time ratios on a busy machine vary by ±10-20 % from run
@@ -423,7 +424,7 @@ def run(
         nx_c, T_c = (50, 600) if quick else (100, 1000)
         nx_c = int(configs_nx) if configs_nx is not None else nx_c
         T_c = int(configs_T) if configs_T is not None else T_c
-        results["configs"] = _configs_case(nx_c, T_c, seeds[0], cache, progress)
+        results["configs"] = _configs_case(nx_c, T_c, list(seeds), cache, progress)
     results["targets"] = _targets(results)
     results["runtime_seconds"] = time.perf_counter() - t_start
     _print_tables(results)
@@ -537,39 +538,49 @@ def _overhead_case(nx: int, T: int, progress: bool, repeats: int = 3) -> dict:
     }
 
 
-def _configs_case(nx: int, T: int, seed: int, cache: Path | None, progress: bool) -> dict:
-    """Joint (preconditioner, parameter) tuner with wall-time loss, replayed along the heat trajectory."""
+def _configs_case(nx: int, T: int, seeds: list[int], cache: Path | None, progress: bool) -> dict:
+    """Joint (preconditioner, parameter) tuner with wall-time loss along the heat trajectory, one live run per seed.
+
+    Each seed's tuner learns from live wall times, so its choices differ from
+    run to run; right after it, the best fixed configuration (from the cached
+    table) is re-timed live on the same systems. The target is judged on the
+    median of the per-seed ratios.
+    """
     if progress:
-        print(f"== configs: heat nx={nx}, T={T}, {len(CONFIGS)} configurations, wall-time loss", flush=True)
+        print(f"== configs: heat nx={nx}, T={T}, {len(CONFIGS)} configurations, wall-time loss, seeds {seeds}", flush=True)
     seq = pdes.heat_sequence(nx=nx, T=T)
     oc = _cached_oracle(
         cache, f"configs-heat-{nx}-T{T}",
         lambda: oracle_costs(seq, CONFIGS, cost="time", rtol=RTOL, atol=0.0, maxiter=MAXITER,
                              progress=_progress(progress, "configs table", T)),
     )
-    tuner = OnlineTuner(configs=CONFIGS, cost="time", context_range=seq.context_range, seed=seed)
-    for s in seq:
-        tuner.solve(s.A, s.b, x0=s.x0, context=s.context)
-    h = tuner.history
-    live = float(h["time"].sum())
-    table_eval = oc.total(h["arm"])  # the tuner's choices timed by the table's measurements
-    # the best fixed configuration re-timed live on the same systems, interleaved with nothing else
     best = oc.best_fixed
-    t_best = 0.0
     opts = {"rtol": RTOL, "atol": 0.0, "maxiter": MAXITER}
-    for s in seq:
-        res = run_config(as_csr(s.A), s.b, s.x0, CONFIGS[best], opts)
-        t_best += res.total_time
-    counts = np.bincount(h["arm"], minlength=len(CONFIGS))
+    runs = []
+    for seed in seeds:
+        tuner = OnlineTuner(configs=CONFIGS, cost="time", context_range=seq.context_range, seed=seed)
+        for s in seq:
+            tuner.solve(s.A, s.b, x0=s.x0, context=s.context)
+        h = tuner.history
+        live = float(h["time"].sum())
+        t_best = 0.0
+        for s in seq:
+            t_best += run_config(as_csr(s.A), s.b, s.x0, CONFIGS[best], opts).total_time
+        table_eval = oc.total(h["arm"])  # the tuner's choices timed by the table's measurements
+        runs.append({
+            "seed": seed, "tuner_seconds_live": live, "best_fixed_seconds_live": t_best,
+            "tuner_seconds_table": table_eval, "ratio_live": live / t_best,
+            "ratio_table": table_eval / oc.best_fixed_total,
+            "arm_counts": np.bincount(h["arm"], minlength=len(CONFIGS)).tolist(),
+            "failures": int((~h["converged"]).sum()), "overhead_fraction": tuner.summary()["overhead_fraction"],
+        })
     return {
-        "nx": nx, "T": T, "configs": oc.labels, "policy": tuner.summary()["policy"],
+        "nx": nx, "T": T, "configs": oc.labels, "policy": tuner.summary()["policy"], "seeds": list(seeds),
         "fixed_totals_seconds": oc.fixed_totals.tolist(), "best_fixed": oc.labels[best],
-        "best_fixed_seconds_table": oc.best_fixed_total, "best_fixed_seconds_live": t_best,
-        "instance_optimal_seconds_table": oc.instance_optimal_total,
-        "tuner_seconds_live": live, "tuner_seconds_table": table_eval,
-        "ratio_live": live / t_best, "ratio_table": table_eval / oc.best_fixed_total,
-        "arm_counts": counts.tolist(), "failures": int((~h["converged"]).sum()),
-        "overhead_fraction": tuner.summary()["overhead_fraction"],
+        "best_fixed_seconds_table": oc.best_fixed_total, "instance_optimal_seconds_table": oc.instance_optimal_total,
+        "runs": runs,
+        "ratio_live": float(np.median([r["ratio_live"] for r in runs])),
+        "ratio_table": float(np.median([r["ratio_table"] for r in runs])),
     }
 
 
@@ -609,8 +620,10 @@ def _targets(results: dict) -> list[dict]:
                     "ratios": o["overhead_fractions"], "paired_ratio": o["paired_fraction"]})
     if "configs" in results:
         c = results["configs"]
-        out.append({"target": f"joint (preconditioner, parameter) tuner <= 1.10 x best fixed configuration (heat nx={c['nx']}, wall time)",
-                    "ratio": c["ratio_live"], "ratio_table": c["ratio_table"], "met": c["ratio_live"] <= 1.10})
+        out.append({"target": f"joint (preconditioner, parameter) tuner <= 1.10 x best fixed configuration (heat nx={c['nx']}, "
+                              f"wall time, median of {len(c['runs'])} seeds)",
+                    "ratio": c["ratio_live"], "ratio_table": c["ratio_table"], "met": c["ratio_live"] <= 1.10,
+                    "ratios": [r["ratio_live"] for r in c["runs"]]})
     return out
 
 
@@ -641,9 +654,11 @@ def _print_tables(results: dict) -> None:
                   f"(first call {o['first_call_seconds'] * 1e3:.0f} ms, not counted)")
     if "configs" in results:
         c = results["configs"]
-        print(f"\nconfiguration tuner (heat nx={c['nx']}, T={c['T']}, wall time): tuner {c['tuner_seconds_live']:.2f} s, "
-              f"best fixed {c['best_fixed']} {c['best_fixed_seconds_live']:.2f} s -> ratio {c['ratio_live']:.3f} "
-              f"(table-timed {c['ratio_table']:.3f})")
+        print(f"\nconfiguration tuner (heat nx={c['nx']}, T={c['T']}, wall time, best fixed {c['best_fixed']}):")
+        for r in c["runs"]:
+            print(f"  seed {r['seed']}: tuner {r['tuner_seconds_live']:.2f} s, best fixed {r['best_fixed_seconds_live']:.2f} s "
+                  f"-> ratio {r['ratio_live']:.3f} (table-timed {r['ratio_table']:.3f}), arms {r['arm_counts']}")
+        print(f"  median ratio {c['ratio_live']:.3f} (table-timed {c['ratio_table']:.3f})")
     print("\ntargets (T = 5000 as in the paper: 'at paper T' yes; quick mode's shorter runs are not comparable):")
     print(format_table(
         [{"target": t["target"], "ratio": t["ratio"], "met": "yes" if t["met"] else "NO",
