@@ -26,7 +26,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["available", "config", "path", "read_config", "write_config", "verify_sha256", "WeightsError", "DIRECTORY"]
+__all__ = [
+    "available", "config", "path", "read_config", "write_config", "verify_sha256", "lineage", "WeightsError", "DIRECTORY",
+]
 
 #: Where the shipped weights live.
 DIRECTORY = Path(__file__).resolve().parent
@@ -146,3 +148,20 @@ def verify_sha256(weights: str | os.PathLike, cfg: dict[str, Any]) -> None:
     if "sha256" in cfg and _sha256(weights) != cfg["sha256"]:
         raise WeightsError(f"weights file {weights} is corrupted: its sha256 does not match "
                            f"{weights.with_suffix('.json').name}")
+
+
+def lineage(name: str | os.PathLike, cfg: dict[str, Any]) -> dict[str, Any]:
+    """What a fine-tuned model records of the weights it started from (its ``init_from``).
+
+    ``name`` is the shipped name or path given to ``--init``, ``cfg`` that
+    model's config; the parent's own ``init_from`` is kept, so the whole
+    chain of fine-tunes stays on record.
+
+    Examples
+    --------
+    >>> from itersolve import pretrained
+    >>> sorted(lineage("diffusion2d", pretrained.config("diffusion2d")))
+    ['command', 'init_from', 'name', 'sha256']
+    """
+    return {"name": str(name), "sha256": cfg.get("sha256"), "command": cfg.get("command"),
+            "init_from": cfg.get("init_from")}

@@ -284,11 +284,10 @@ def provenance(init: str) -> dict[str, Any]:
     >>> sorted(provenance("neuralstagger-base"))
     ['command', 'init_from', 'name', 'sha256']
     """
+    from ...pretrained import lineage
     from .io import config_of
 
-    cfg = config_of(init)
-    return {"name": str(init), "sha256": cfg.get("sha256"), "command": cfg.get("command"),
-            "init_from": cfg.get("init_from")}
+    return lineage(init, config_of(init))
 
 
 def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = True,

@@ -332,8 +332,7 @@ def _provenance(init: str) -> dict[str, Any]:
         cfg = pretrained.config(init)
     except KeyError:
         cfg = json.loads(Path(init).with_suffix(".json").read_text())
-    return {"name": init, "sha256": cfg.get("sha256"), "command": cfg.get("command"),
-            "init_from": cfg.get("init_from")}
+    return pretrained.lineage(init, cfg)
 
 
 def _bar(total: int, enabled: bool) -> Any:

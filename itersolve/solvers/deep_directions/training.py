@@ -208,11 +208,11 @@ def _parent(init: str | None) -> tuple[DCDMNet | None, dict[str, Any] | None]:
     """
     if init is None:
         return None, None
+    from ...pretrained import lineage
     from .io import resolve_model
 
     net, cfg = resolve_model(init)
-    return net, {"name": str(init), "sha256": cfg.get("sha256"), "command": cfg.get("command"),
-                 "init_from": cfg.get("init_from")}
+    return net, lineage(init, cfg)
 
 
 def _validate(net: DCDMNet, val: list[tuple[GridBatch, PressureSystem, torch.Tensor, np.ndarray]]) -> dict:
