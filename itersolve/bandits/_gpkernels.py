@@ -33,6 +33,7 @@ __all__ = [
     "thompson_argmin_blocks",
     "primal_posterior_blocks",
     "dual_posterior_blocks",
+    "packed_size",
     "unpack",
     "round_packed",
     "discounted_update",
@@ -434,6 +435,12 @@ def dual_posterior_blocks(P, dvec, arms, feats, yc, rho):  # pragma: no cover - 
                 out[a, j, k] = acc
                 out[a, k, j] = acc
     return mean, out, True
+
+
+def packed_size(K: int, m: int) -> int:
+    """Length of the buffer :func:`unpack` reads: ``K m² + 4 K m + (K m)² + 8``."""
+    F = K * m
+    return K * m * m + 4 * F + F * F + 8
 
 
 @njit(cache=True)

@@ -164,16 +164,12 @@ class ArmContextGP:
     # -- state -------------------------------------------------------------
     def reset(self) -> None:
         """Forget the data; the posterior is the prior at the middle of the grids."""
-        K, m, F = self.K, self.m, self.F
-        # every posterior array is a view of one buffer, so a compiled round takes them as one argument
-        self.packed = np.zeros(K * m * m + 4 * F + F * F + 3 + 5)
-        sizes = {"cov": K * m * m, "mean": F, "hc": F, "gram": F * F, "hsum": F, "hone": F, "stats": 3, "fit": 5}
-        shapes = {"cov": (K, m, m), "gram": (F, F)}
-        start = 0
-        for key, size in sizes.items():
-            view = self.packed[start : start + size]
-            setattr(self, key, view.reshape(shapes[key]) if key in shapes else view)
-            start += size
+        # every posterior array is a view of one buffer, so a compiled round takes them as one argument;
+        # the layout is the kernels' (kern.unpack)
+        self.packed = np.zeros(kern.packed_size(self.K, self.m))
+        self.cov, self.mean, self.hc, self.gram, self.hsum, self.hone, self.stats, self.fit = kern.unpack(
+            self.packed, self.K, self.m
+        )
         # gram: Σ φ φᵀ (block diagonal: one m × m block per arm); hsum: Σ φ y; hone: Σ φ;
         # stats: n, Σ y, Σ y²; hc: Σ φ (y - m0); mean: posterior mean of the (centred) coefficients
         # fit = [m0, sigma2, yyc = Σ (y - m0)², snr index, lengthscale index]
