@@ -562,8 +562,7 @@ class ContextualGPThompson(ContextualPolicy):
 
     def _update(self, arm: int, loss: float, context: float) -> None:
         """Record the observation; the model takes it in at the next select, or now if a refit is due."""
-        if self._p_arm >= 0:
-            self._round(math.nan)  # an update without a select in between
+        self._flush()  # an update without a select in between
         M = self._model
         n = self.t  # observations so far
         if n >= M.capacity or n >= self._obs_ctx.size:  # M.capacity falls to n after a warp change
