@@ -295,26 +295,18 @@ def dcdm(
                     reason = z_reason
                     break
                 _step(x, r, z, Az, zAz, kept)
-            rr = float(np.dot(r, r))
-            k += 1
-            history.append(math.sqrt(rr))
-            if callback is not None:
-                callback(x)
-            continue
-        z, zAz, z_reason = _fallback(op, kept, inv_diag * r, r, Az, dependence_tol)
-        if cause is None and z_reason is None and _gain(d, dAd, r) < descent_tol * _gain(z, zAz, r):
-            cause = "descent"
-        if cause is not None:
-            causes[cause] += 1
-            if z_reason is not None:
-                reason = z_reason
-                break
-            d, dAd, Ad, Az = z, zAz, Az, Ad
-        alpha = float(np.dot(d, r)) / dAd
-        x += alpha * d
-        r -= alpha * Ad
+        else:
+            z, zAz, z_reason = _fallback(op, kept, inv_diag * r, r, Az, dependence_tol)
+            if cause is None and z_reason is None and _gain(d, dAd, r) < descent_tol * _gain(z, zAz, r):
+                cause = "descent"
+            if cause is not None:
+                causes[cause] += 1
+                if z_reason is not None:
+                    reason = z_reason
+                    break
+                d, dAd, Ad, Az = z, zAz, Az, Ad
+            _step(x, r, d, Ad, dAd, kept)
         rr = float(np.dot(r, r))
-        kept.kept.append((d, Ad.copy(), dAd))
         k += 1
         history.append(math.sqrt(rr))
         if callback is not None:
