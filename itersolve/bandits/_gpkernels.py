@@ -16,7 +16,9 @@ float64; indices ``(a, j)`` of the coefficient vector are flattened as
 from __future__ import annotations
 
 import math
+from typing import Any, Callable
 
+import numba
 import numpy as np
 from numba import njit
 
@@ -35,7 +37,8 @@ __all__ = [
     "dual_posterior_blocks",
     "packed_size",
     "unpack",
-    "round_packed",
+    "policy_round",
+    "compiled_entry",
     "discounted_update",
     "discounted_active",
     "discounted_select",
@@ -103,7 +106,12 @@ def _backward(C, b, out):  # pragma: no cover - compiled
 
 @njit(cache=True, fastmath=True)
 def _build_m1(LA, blocks):  # pragma: no cover - compiled
-    """``(L_A ⊗ I)ᵀ blockdiag(blocks) (L_A ⊗ I)`` for lower-triangular ``L_A``."""
+    """Lower block triangle of ``(L_A ⊗ I)ᵀ blockdiag(blocks) (L_A ⊗ I)`` for lower-triangular ``L_A``.
+
+    Block ``(b, c)`` is ``Σ_{a ≥ b} L_A[a, b] L_A[a, c] blocks[a]``; the blocks
+    above the diagonal are left zero (the Cholesky factorisation reads the
+    lower triangle only).
+    """
     K = LA.shape[0]
     m = blocks.shape[1]
     F = K * m
@@ -113,13 +121,14 @@ def _build_m1(LA, blocks):  # pragma: no cover - compiled
             lab = LA[a, b]
             if lab == 0.0:
                 continue
-            for c in range(a + 1):
+            for c in range(b + 1):
                 w = lab * LA[a, c]
                 if w == 0.0:
                     continue
                 for j in range(m):
+                    row = M1[b * m + j]
                     for k in range(m):
-                        M1[b * m + j, c * m + k] += w * blocks[a, j, k]
+                        row[c * m + k] += w * blocks[a, j, k]
     return M1
 
 
@@ -146,7 +155,7 @@ def _scores_over_rho(M, v, rhos, q0, primal, a_ig, stats, nu0):  # pragma: no co
     for i in range(rhos.shape[0]):
         rho = rhos[i]
         for r in range(F):
-            for s in range(F):
+            for s in range(r + 1):
                 B[r, s] = rho * M[r, s]
             B[r, r] += 1.0
         if not cholesky_inplace(B):
@@ -345,9 +354,9 @@ def primal_posterior_blocks(LA, sqrt_d, blocks, rho, hc):  # pragma: no cover - 
     m = sqrt_d.shape[0]
     F = K * m
     M1 = _build_m1(LA, blocks)
-    B = np.empty((F, F))
+    B = np.zeros((F, F))
     for r in range(F):
-        for s in range(F):
+        for s in range(r + 1):
             B[r, s] = rho * M1[r, s]
         B[r, r] += 1.0
     if not cholesky_inplace(B):
@@ -368,28 +377,31 @@ def primal_posterior_blocks(LA, sqrt_d, blocks, rho, hc):  # pragma: no cover - 
         for b in range(a + 1):
             for j in range(m):
                 mean[a * m + j] += sr * LA[a, b] * sqrt_d[j] * w[b * m + j]
-    # X[:, (a,j)] = C⁻¹ Lᵀ[:, (a,j)] = Σ_{b<=a} W[:, (b,j)] sr LA[a,b] d½_j
+    # block a = ρ D½ (Σ_r z_r[a] z_r[a]ᵀ) D½ with z_r[(a, j)] = Σ_{b ≤ a} W[r, (b, j)] L_A[a, b], z_r = row r
+    # of C⁻¹ (L_A ⊗ I)ᵀ; W = C⁻¹ is lower triangular, so only b ≤ r // m contribute
     W = _tri_inverse(B)
-    out = np.empty((K, m, m))
-    X = np.empty((m, F))
-    coef = np.empty(K)
-    for a in range(K):
-        for b in range(a + 1):
-            coef[b] = sr * LA[a, b]
-        for r in range(F):
-            wr = W[r]
+    acc = np.zeros((K, m, m))
+    z = np.empty(F)
+    for r in range(F):
+        wr = W[r]
+        z[:] = 0.0
+        for b in range(min(K, r // m + 1)):
+            for a in range(b, K):
+                lab = LA[a, b]
+                for j in range(m):
+                    z[a * m + j] += lab * wr[b * m + j]
+        for a in range(K):
             for j in range(m):
-                acc = 0.0
-                for b in range(a + 1):
-                    acc += coef[b] * wr[b * m + j]
-                X[j, r] = acc * sqrt_d[j]
+                zj = z[a * m + j]
+                for k in range(j + 1):
+                    acc[a, j, k] += zj * z[a * m + k]
+    out = np.empty((K, m, m))
+    for a in range(K):
         for j in range(m):
             for k in range(j + 1):
-                acc = 0.0
-                for r in range(F):
-                    acc += X[j, r] * X[k, r]
-                out[a, j, k] = acc
-                out[a, k, j] = acc
+                v = rho * sqrt_d[j] * sqrt_d[k] * acc[a, j, k]
+                out[a, j, k] = v
+                out[a, k, j] = v
     return mean, out, True
 
 
@@ -460,36 +472,72 @@ def unpack(state, K, m):  # pragma: no cover - compiled
     return cov, mean, hc, gram, hsum, hone, state[start : start + 3], state[start + 3 : start + 8]
 
 
-@njit(cache=True)
-def round_packed(
-    state, K, obs_arm, obs_feat, obs_y, obs_ctx, feats, fi, arm, y, pc, c, lo, hi, warp, zbuf, zpos, scale,
-):  # pragma: no cover - compiled
-    """A round's work in one compiled call with few array arguments.
+#: layout of the control array of :func:`policy_round`: context range, warp, draw scale, next normals row,
+#: then ``m`` entries of scratch for one context's features
+CTL_LO, CTL_HI, CTL_WARP, CTL_SCALE, CTL_ZPOS, CTL_FEATS = 0, 1, 2, 3, 4, 5
 
-    If ``arm >= 0``, first the last round's observation (loss ``y`` of
-    ``arm`` at context ``pc``, features ``feats[1 - fi]``) is stored at index
-    ``n`` of the ``obs_*`` arrays (the caller guarantees room) and taken into
-    the played arm's marginal (:func:`observe_block`). Then, unless ``c`` is
-    NaN, the features of context ``c`` are written into ``feats[fi]`` and the
-    Thompson draw with the normals ``zbuf[zpos]`` picks the arm returned
-    (:func:`thompson_argmin_blocks`); ``-1`` when there is no draw.
+
+@njit(cache=True)
+def policy_round(state, ctl, obs_arm, obs_feat, obs_y, obs_ctx, zbuf, arm, y, pc, c):  # pragma: no cover - compiled
+    """A round of the contextual GP policy in one compiled call.
+
+    ``state`` is ``ArmContextGP.packed`` (:func:`unpack`); ``ctl`` holds the
+    policy's scalars (``CTL_*``). If ``arm >= 0``, first the last round's
+    observation (loss ``y`` of ``arm`` at context ``pc``) is stored at index
+    ``n`` of the ``obs_*`` arrays (the caller guarantees room) and taken
+    into the played arm's marginal (:func:`observe_block`). Then, unless
+    ``c`` is NaN, the Thompson draw at context ``c`` with the normals
+    ``zbuf[ctl[CTL_ZPOS]]`` picks the arm returned. Contexts are clipped to
+    the range. Returns ``-1`` when there is no draw and ``-2`` when the
+    normals are used up (the observation, if any, was taken in: call again
+    with ``arm = -1`` after refilling ``zbuf`` and resetting ``CTL_ZPOS``).
     """
-    m = feats.shape[1]
+    m = obs_feat.shape[1]
+    K = zbuf.shape[1]
     cov, mean, hc, gram, hsum, hone, stats, fit = unpack(state, K, m)
+    lo, hi, warp = ctl[CTL_LO], ctl[CTL_HI], ctl[CTL_WARP]
+    f = ctl[CTL_FEATS : CTL_FEATS + m]
     if arm >= 0:
-        pf = feats[1 - fi]
+        pc = min(max(pc, lo), hi)
+        chebyshev_into(_warped_point(pc, lo, hi, warp), f)
         n = int(stats[0])
         obs_arm[n] = arm
         obs_y[n] = y
         obs_ctx[n] = pc
         for j in range(m):
-            obs_feat[n, j] = pf[j]
-        observe_block(cov, mean, hc, gram, hsum, hone, stats, fit, arm, pf, y)
+            obs_feat[n, j] = f[j]
+        observe_block(cov, mean, hc, gram, hsum, hone, stats, fit, arm, f, y)
     if math.isnan(c):
         return -1
-    f = feats[fi]
-    chebyshev_into(_warped_point(c, lo, hi, warp), f)
-    return thompson_argmin_blocks(cov, mean, fit[0], fit[1], f, zbuf[zpos], scale)
+    zpos = int(ctl[CTL_ZPOS])
+    if zpos >= zbuf.shape[0]:
+        return -2
+    ctl[CTL_ZPOS] = zpos + 1
+    chebyshev_into(_warped_point(min(max(c, lo), hi), lo, hi, warp), f)
+    return thompson_argmin_blocks(cov, mean, fit[0], fit[1], f, zbuf[zpos], ctl[CTL_SCALE])
+
+
+def compiled_entry(dispatcher: Any, args: tuple) -> Callable:
+    """The compiled function of ``dispatcher`` for the types of ``args``, to call without type dispatch.
+
+    A jitted function looks up the types of its arguments on every call
+    (about 2.5 µs of an 11-argument call from cold caches); the entry point
+    of one signature (``Dispatcher.compile``) skips that. The caller must
+    pass arguments of exactly those types on every call (same dtypes,
+    dimensions and layouts: it has no check); where Numba is disabled the
+    plain function comes back.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = compiled_entry(data_stats, (np.zeros(2, dtype=np.int64), np.ones((2, 3)), np.ones(2), 2))
+    >>> f(np.array([0, 1]), np.ones((2, 3)), np.array([1.0, 2.0]), 2)[1].tolist()
+    [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]
+    """
+    compile_ = getattr(dispatcher, "compile", None)
+    if compile_ is None:
+        return dispatcher
+    return compile_(tuple(numba.typeof(a) for a in args))
 
 
 # ----------------------------------------------------------------------------- discounted GP on the arm grid (no context)

@@ -125,7 +125,7 @@ class ArmContextGP:
     packed : numpy.ndarray
         The one buffer of which ``cov, mean, hc, gram, hsum, hone, stats,
         fit`` (in this order) are views: a compiled round takes the whole
-        posterior as one argument (:func:`~itersolve.bandits._gpkernels.round_packed`),
+        posterior as one argument (:func:`~itersolve.bandits._gpkernels.policy_round`),
         since each array argument costs the caller about 0.3 µs.
     """
 

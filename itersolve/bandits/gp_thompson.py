@@ -355,12 +355,14 @@ class ContextualGPThompson(ContextualPolicy):
     explore : float
         Scale of each draw's deviation from the posterior mean (1: Thompson
         sampling; the default 0.7 explores less; see the module notes).
-    dense_refits, refit_ratio, max_refit_gap : int
+    refit_ratio, max_refit_gap : int
         Schedule of the posterior refits that pass each arm's data on to the
         other arms (between them an observation updates only the played
-        arm's marginal; see :class:`~itersolve.bandits.gp_model.ArmContextGP`): after each of
-        the first ``dense_refits`` rounds, then after ``max(1, n //
-        refit_ratio)`` more rounds, at most ``max_refit_gap``.
+        arm's marginal; see :class:`~itersolve.bandits.gp_model.ArmContextGP`):
+        after a refit at ``n`` observations the next one comes
+        ``max(1, n // refit_ratio)`` rounds later, at most ``max_refit_gap``
+        (so after every one of the first ``refit_ratio`` rounds), besides
+        those of ``refit_every``.
     warps : sequence of float
         Candidate warps of the context axis (see
         :func:`~itersolve.bandits._gpkernels.warped_chebyshev`): 0 linear,
@@ -412,7 +414,6 @@ class ContextualGPThompson(ContextualPolicy):
         refit_every: int = 1024,
         explore: float = 0.7,
         warps: Any = (0.0, 0.1, 0.01, -0.1, -0.01),
-        dense_refits: int = 32,
         refit_ratio: int = 8,
         max_refit_gap: int = 1024,
     ) -> None:
@@ -423,26 +424,32 @@ class ContextualGPThompson(ContextualPolicy):
         self.refit_every = _check_refit_every(refit_every)
         self.explore = _check_explore(explore)
         self.warps = _check_warps(warps)
-        for label, v in (("dense_refits", dense_refits), ("refit_ratio", refit_ratio), ("max_refit_gap", max_refit_gap)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < (0 if label == "dense_refits" else 1):
-                raise ValueError(f"{label} must be a {'non-negative' if label == 'dense_refits' else 'positive'} integer, got {v!r}")
-        self.dense_refits, self.refit_ratio, self.max_refit_gap = int(dense_refits), int(refit_ratio), int(max_refit_gap)
+        for label, v in (("refit_ratio", refit_ratio), ("max_refit_gap", max_refit_gap)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+                raise ValueError(f"{label} must be a positive integer, got {v!r}")
+        self.refit_ratio, self.max_refit_gap = int(refit_ratio), int(max_refit_gap)
         self._model = ArmContextGP(self.arms, degree=self.degree, snrs=snrs, lengthscales=lengthscales)
         super().__init__(n, context_range=context_range, seed=seed)
 
     def _init_state(self) -> None:
         self._model.reset()
         self._obs_ctx = np.zeros(0)
+        lo, hi = self.context_range
+        self._ctl = np.zeros(kern.CTL_FEATS + self.degree + 1)  # the scalars of a compiled round (kern.CTL_*)
+        self._ctl[[kern.CTL_LO, kern.CTL_HI, kern.CTL_SCALE, kern.CTL_ZPOS]] = lo, hi, self.explore, _ZBLOCK
+        self._zbuf = np.zeros((_ZBLOCK, self.n_arms))  # standard normals, drawn a block at a time
         self._set_warp(0)
         self._next_refit = 1
-        # two feature rows: select writes row _fi; the pending observation's features are in row 1 - _fi
-        self._feats2 = np.empty((2, self.degree + 1))
-        self._fi = 0
-        self._last_ctx = math.nan  # the context of the last select (NaN: none since the last update)
-        # the last observation, not yet in the model (arm -1: none): the next select takes it in
-        self._p_arm, self._p_loss, self._p_ctx = -1, 0.0, 0.0
-        self._zbuf = np.zeros((_ZBLOCK, self.n_arms))  # standard normals, drawn a block at a time
-        self._zpos = _ZBLOCK
+        self._pending: tuple[int, float, float] | None = None  # the last observation, not yet in the model
+        self._next_event = 1  # the first t at which select must call _sync (a refit due, or the arrays full)
+        self._bind()
+        # the arrays are replaced as the data grow, but their types stay those of these
+        self._round = kern.compiled_entry(kern.policy_round, self._round_args + (-1, 0.0, 0.0, 0.0))
+
+    def _bind(self) -> None:
+        """Collect the arrays of a round into one tuple (again whenever one of them is replaced)."""
+        M = self._model
+        self._round_args = (M.packed, self._ctl, M.obs_arm, M.obs_feat, M.obs_y, self._obs_ctx, self._zbuf)
 
     @property
     def warp(self) -> float:
@@ -452,6 +459,7 @@ class ContextualGPThompson(ContextualPolicy):
     def _set_warp(self, index: int) -> None:
         self._warp = int(index)
         self._warp_value = float(self.warps[self._warp])
+        self._ctl[kern.CTL_WARP] = self._warp_value
 
     def _expected_shape(self, key: str, template_shape: tuple[int, ...], state: Mapping[str, Any]) -> tuple[int, ...]:
         if key in _GROWING and "obs_y" in state:
@@ -459,19 +467,51 @@ class ContextualGPThompson(ContextualPolicy):
             return (n,) + tuple(template_shape[1:])
         return template_shape
 
-    def _flush(self) -> None:
-        """Take the pending observation into the model."""
-        if self._p_arm >= 0:
-            self._round(math.nan)
+    def _sync(self) -> None:
+        """Bring the model up to date: room for the observations, the pending one taken in, refits due at ``t``."""
+        t, M = self.t, self._model
+        if t > min(M.capacity, self._obs_ctx.size):
+            M.reserve(t + 1)
+            self._obs_ctx = np.resize(self._obs_ctx, M.capacity)
+            self._bind()
+        p = self._pending
+        if p is not None:
+            self._pending = None
+            self._round(*self._round_args, p[0], p[1], p[2], math.nan)
+        if t >= self._next_event:
+            if self._refit_if_due(t) and M.packed is not self._round_args[0]:
+                self._bind()  # a warp change rebuilt the model's arrays
+            self._next_event = self._next_due(t)
+
+    def _refit_if_due(self, n: int) -> bool:
+        """The refits scheduled at ``n`` observations (class docstring); whether there was one."""
+        M = self._model
+        if _due(n, self.refit_every):
+            if self.warps.size > 1 and _warp_due(n):
+                self._choose_warp()
+            M.refit()
+        elif n >= self._next_refit:
+            M.refit(select_hyperparameters=False)
+        else:
+            return False
+        self._next_refit = n + min(self.max_refit_gap, max(1, n // self.refit_ratio))
+        return True
+
+    def _next_due(self, t: int) -> int:
+        """The first count after ``t`` at which a refit is due or the observation arrays are full."""
+        every = self.refit_every
+        due = min(max(self._next_refit, t + 1), (t // every + 1) * every, min(self._model.capacity, self._obs_ctx.size) + 1)
+        power = 1 << t.bit_length()  # the next power of two
+        return min(due, power) if power < every else due
 
     def _get_state(self) -> dict[str, Any]:
-        self._flush()
+        self._sync()
         d = self._model.get_state()
         d["obs_ctx"] = self._obs_ctx[: self._model.n]
         d["warp"] = self._warp
         d["next_refit"] = self._next_refit
         d["zbuf"] = self._zbuf
-        d["zpos"] = self._zpos
+        d["zpos"] = int(self._ctl[kern.CTL_ZPOS])
         return d
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
@@ -482,10 +522,11 @@ class ContextualGPThompson(ContextualPolicy):
         self._obs_ctx = np.array(state["obs_ctx"], dtype=float, copy=True)
         self._set_warp(w)
         self._next_refit = int(state["next_refit"])
-        self._zbuf = np.array(state["zbuf"], dtype=float, copy=True)
-        self._zpos = int(state["zpos"])
-        self._last_ctx = math.nan
-        self._p_arm = -1
+        self._zbuf[...] = state["zbuf"]
+        self._ctl[kern.CTL_ZPOS] = int(state["zpos"])
+        self._pending = None
+        self._next_event = self._next_due(self.t)
+        self._bind()
 
     def _feats(self, context: float, warp: float | None = None) -> np.ndarray:
         lo, hi = self.context_range
@@ -497,33 +538,29 @@ class ContextualGPThompson(ContextualPolicy):
 
     def posterior_mean(self, context: float) -> np.ndarray:
         """Posterior mean loss of every arm at ``context``."""
-        self._flush()
+        self._sync()
         return self._model.posterior_mean(self._feats(self._check_context(context)))
 
     def posterior_std(self, context: float) -> np.ndarray:
         """Posterior standard deviation of every arm's mean loss at ``context``."""
-        self._flush()
+        self._sync()
         return np.sqrt(np.clip(self._model.posterior_var(self._feats(self._check_context(context))), 0.0, None))
 
-    def _round(self, context: float) -> int:
-        """Take in the pending observation, then draw at ``context`` (none if NaN): one compiled call."""
-        M = self._model
-        lo, hi = self.context_range
-        arm = kern.round_packed(
-            M.packed, self.n_arms, M.obs_arm, M.obs_feat, M.obs_y, self._obs_ctx, self._feats2, self._fi,
-            self._p_arm, self._p_loss, self._p_ctx, context, lo, hi, self._warp_value, self._zbuf, self._zpos - 1,
-            self.explore,
-        )
-        self._p_arm = -1
-        return arm
-
     def _select(self, context: float) -> int:
-        if self._zpos >= _ZBLOCK:
-            self._zbuf = self._rng.standard_normal((_ZBLOCK, self.n_arms))
-            self._zpos = 0
-        self._zpos += 1
-        self._last_ctx = context  # the update of this round reuses the features select wrote
-        return self._round(context)
+        """Take in the pending observation, then draw at ``context``: one compiled call (two when normals run out)."""
+        if self.t >= self._next_event:
+            self._sync()
+        p = self._pending
+        if p is None:
+            arm = self._round(*self._round_args, -1, 0.0, 0.0, context)
+        else:
+            self._pending = None
+            arm = self._round(*self._round_args, p[0], p[1], p[2], context)
+        if arm >= 0:
+            return arm
+        self._rng.standard_normal(out=self._zbuf)
+        self._ctl[kern.CTL_ZPOS] = 0
+        return self._round(*self._round_args, -1, 0.0, 0.0, context)
 
     def _choose_warp(self) -> None:
         """Pick the warp with the largest marginal likelihood (current hyperparameters)."""
@@ -543,9 +580,8 @@ class ContextualGPThompson(ContextualPolicy):
 
     def select(self, context: float | None = None) -> int:
         """Draw the arm to play next (see :meth:`Policy.select`)."""
-        if type(context) is float and math.isfinite(context):  # fast path of the validation
-            lo, hi = self.context_range
-            return self._select(min(max(context, lo), hi))
+        if type(context) is float and math.isfinite(context):  # fast path: the round clips the context
+            return self._select(context)
         return super().select(context)
 
     def update(self, arm: int, loss: float, context: float | None = None) -> None:
@@ -554,36 +590,13 @@ class ContextualGPThompson(ContextualPolicy):
             type(arm) is int and 0 <= arm < self.n_arms and type(loss) is float and 0.0 <= loss <= 1.0
             and type(context) is float and math.isfinite(context)
         ):  # fast path: the same checks as Policy.update for plain Python numbers
-            lo, hi = self.context_range
-            self._update(arm, loss, min(max(context, lo), hi))
+            self._update(arm, loss, context)
             self.t += 1
             return
         super().update(arm, loss, context)
 
     def _update(self, arm: int, loss: float, context: float) -> None:
-        """Record the observation; the model takes it in at the next select, or now if a refit is due."""
-        self._flush()  # an update without a select in between
-        M = self._model
-        n = self.t  # observations so far
-        if n >= M.capacity or n >= self._obs_ctx.size:  # M.capacity falls to n after a warp change
-            M.reserve(n + 1)
-            self._obs_ctx = np.resize(self._obs_ctx, M.capacity)
-        if context == self._last_ctx:  # select wrote this context's features: they become the pending ones
-            self._fi = 1 - self._fi
-        else:
-            self._feats2[1 - self._fi] = self._feats(context)
-        self._last_ctx = math.nan
-        self._p_arm, self._p_loss, self._p_ctx = arm, loss, context
-        n += 1
-        if n < self._next_refit and n & (n - 1) and n % self.refit_every:
-            return  # no refit due (the common case)
-        self._flush()
-        if _due(n, self.refit_every):
-            if self.warps.size > 1 and _warp_due(n):
-                self._choose_warp()
-            M.refit()
-        elif n <= self.dense_refits or n >= self._next_refit:
-            M.refit(select_hyperparameters=False)
-        else:
-            return
-        self._next_refit = n + min(self.max_refit_gap, max(1, n // self.refit_ratio))
+        """Record the observation; the next select (or any read of the model) takes it in and runs the refits due."""
+        if self._pending is not None:  # an update without a select in between
+            self._sync()
+        self._pending = (arm, loss, context)
