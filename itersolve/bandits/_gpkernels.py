@@ -37,6 +37,9 @@ __all__ = [
     "dual_posterior_blocks",
     "packed_size",
     "unpack",
+    "observations",
+    "control_size",
+    "control_normals",
     "policy_round",
     "compiled_entry",
     "discounted_update",
@@ -449,10 +452,24 @@ def dual_posterior_blocks(P, dvec, arms, feats, yc, rho):  # pragma: no cover - 
     return mean, out, True
 
 
-def packed_size(K: int, m: int) -> int:
-    """Length of the buffer :func:`unpack` reads: ``K m² + 4 K m + (K m)² + 8``."""
+@njit(cache=True)
+def packed_size(K, m):
+    """Length of the posterior part of the buffer :func:`unpack` reads: ``K m² + 4 K m + (K m)² + 8``."""
     F = K * m
     return K * m * m + 4 * F + F * F + 8
+
+
+#: columns of a stored observation (:func:`observations`): arm, loss, tag, then the ``m`` features
+OBS_ARM, OBS_Y, OBS_TAG, OBS_FEATS = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def observations(state, K, m):  # pragma: no cover - compiled
+    """View of the observations after the posterior in ``ArmContextGP.packed``: one row
+    ``[arm, loss, tag, φ_0, ..., φ_{m-1}]`` per observation, as many rows as fit."""
+    start = packed_size(K, m)
+    rows = (state.shape[0] - start) // (m + OBS_FEATS)
+    return state[start : start + rows * (m + OBS_FEATS)].reshape((rows, m + OBS_FEATS))
 
 
 @njit(cache=True)
@@ -472,43 +489,57 @@ def unpack(state, K, m):  # pragma: no cover - compiled
     return cov, mean, hc, gram, hsum, hone, state[start : start + 3], state[start + 3 : start + 8]
 
 
-#: layout of the control array of :func:`policy_round`: context range, warp, draw scale, next normals row,
-#: then ``m`` entries of scratch for one context's features
-CTL_LO, CTL_HI, CTL_WARP, CTL_SCALE, CTL_ZPOS, CTL_FEATS = 0, 1, 2, 3, 4, 5
+#: layout of the control array of :func:`policy_round`: context range, warp, draw scale, next row of
+#: normals, number of arms ``K`` and of features ``m``; then ``m`` entries of scratch for one context's
+#: features, then the standard normals of the draws, ``K`` per row (:func:`control_size`)
+CTL_LO, CTL_HI, CTL_WARP, CTL_SCALE, CTL_ZPOS, CTL_K, CTL_M, CTL_FEATS = 0, 1, 2, 3, 4, 5, 6, 7
+
+
+def control_size(K: int, m: int, rows: int) -> int:
+    """Length of a control array of :func:`policy_round` with ``rows`` rows of normals."""
+    return CTL_FEATS + m + rows * K
 
 
 @njit(cache=True)
-def policy_round(state, ctl, obs_arm, obs_feat, obs_y, obs_ctx, zbuf, arm, y, pc, c):  # pragma: no cover - compiled
-    """A round of the contextual GP policy in one compiled call.
+def control_normals(ctl):  # pragma: no cover - compiled
+    """The rows of standard normals of a control array (a view)."""
+    K, m = int(ctl[CTL_K]), int(ctl[CTL_M])
+    return ctl[CTL_FEATS + m :].reshape((-1, K))
 
-    ``state`` is ``ArmContextGP.packed`` (:func:`unpack`); ``ctl`` holds the
-    policy's scalars (``CTL_*``). If ``arm >= 0``, first the last round's
-    observation (loss ``y`` of ``arm`` at context ``pc``) is stored at index
-    ``n`` of the ``obs_*`` arrays (the caller guarantees room) and taken
-    into the played arm's marginal (:func:`observe_block`). Then, unless
-    ``c`` is NaN, the Thompson draw at context ``c`` with the normals
-    ``zbuf[ctl[CTL_ZPOS]]`` picks the arm returned. Contexts are clipped to
-    the range. Returns ``-1`` when there is no draw and ``-2`` when the
-    normals are used up (the observation, if any, was taken in: call again
-    with ``arm = -1`` after refilling ``zbuf`` and resetting ``CTL_ZPOS``).
+
+@njit(cache=True)
+def policy_round(state, ctl, arm, y, pc, c):  # pragma: no cover - compiled
+    """A round of the contextual GP policy in one compiled call with two array arguments.
+
+    ``state`` is ``ArmContextGP.packed`` (:func:`unpack`, :func:`observations`);
+    ``ctl`` holds the policy's scalars and normals (``CTL_*``). If ``arm >= 0``,
+    first the last round's observation (loss ``y`` of ``arm`` at context
+    ``pc``, stored as its tag) is stored after the ``n`` stored ones (the
+    caller guarantees room) and taken into the played arm's marginal
+    (:func:`observe_block`). Then, unless ``c`` is NaN, the Thompson draw at
+    context ``c`` with the next row of normals picks the arm returned.
+    Contexts are clipped to the range. Returns ``-1`` when there is no draw
+    and ``-2`` when the normals are used up (the observation, if any, was
+    taken in: call again with ``arm = -1`` after refilling them and
+    resetting ``CTL_ZPOS``).
     """
-    m = obs_feat.shape[1]
-    K = zbuf.shape[1]
+    K, m = int(ctl[CTL_K]), int(ctl[CTL_M])
     cov, mean, hc, gram, hsum, hone, stats, fit = unpack(state, K, m)
     lo, hi, warp = ctl[CTL_LO], ctl[CTL_HI], ctl[CTL_WARP]
     f = ctl[CTL_FEATS : CTL_FEATS + m]
     if arm >= 0:
         pc = min(max(pc, lo), hi)
         chebyshev_into(_warped_point(pc, lo, hi, warp), f)
-        n = int(stats[0])
-        obs_arm[n] = arm
-        obs_y[n] = y
-        obs_ctx[n] = pc
+        row = observations(state, K, m)[int(stats[0])]
+        row[OBS_ARM] = arm
+        row[OBS_Y] = y
+        row[OBS_TAG] = pc
         for j in range(m):
-            obs_feat[n, j] = f[j]
+            row[OBS_FEATS + j] = f[j]
         observe_block(cov, mean, hc, gram, hsum, hone, stats, fit, arm, f, y)
     if math.isnan(c):
         return -1
+    zbuf = control_normals(ctl)
     zpos = int(ctl[CTL_ZPOS])
     if zpos >= zbuf.shape[0]:
         return -2

@@ -121,12 +121,17 @@ class ArmContextGP:
     mean : numpy.ndarray, shape (F,)
         Posterior mean of the (centred) coefficients.
     capacity : int
-        Number of observations the ``obs_*`` arrays hold without growing.
+        Number of observations the buffer holds without growing.
     packed : numpy.ndarray
         The one buffer of which ``cov, mean, hc, gram, hsum, hone, stats,
-        fit`` (in this order) are views: a compiled round takes the whole
-        posterior as one argument (:func:`~itersolve.bandits._gpkernels.policy_round`),
-        since each array argument costs the caller about 0.3 µs.
+        fit`` (in this order) are views, followed by the observations
+        (:func:`~itersolve.bandits._gpkernels.observations`): a compiled
+        round takes the whole model as one argument
+        (:func:`~itersolve.bandits._gpkernels.policy_round`), since each
+        array argument costs the caller about 0.3 µs, and more from cold caches.
+    obs_arm, obs_feat, obs_y, obs_tag : numpy.ndarray
+        Copies of the ``n`` observations: arms, context features, losses,
+        and the tag each was given (:meth:`observe`; NaN if none).
     """
 
     _keys = ("gram", "hsum", "hone", "stats", "hc", "cov", "mean", "fit", "obs_arm", "obs_feat", "obs_y")
@@ -164,12 +169,7 @@ class ArmContextGP:
     # -- state -------------------------------------------------------------
     def reset(self) -> None:
         """Forget the data; the posterior is the prior at the middle of the grids."""
-        # every posterior array is a view of one buffer, so a compiled round takes them as one argument;
-        # the layout is the kernels' (kern.unpack)
-        self.packed = np.zeros(kern.packed_size(self.K, self.m))
-        self.cov, self.mean, self.hc, self.gram, self.hsum, self.hone, self.stats, self.fit = kern.unpack(
-            self.packed, self.K, self.m
-        )
+        self._allocate(0)
         # gram: Σ φ φᵀ (block diagonal: one m × m block per arm); hsum: Σ φ y; hone: Σ φ;
         # stats: n, Σ y, Σ y²; hc: Σ φ (y - m0); mean: posterior mean of the (centred) coefficients
         # fit = [m0, sigma2, yyc = Σ (y - m0)², snr index, lengthscale index]
@@ -177,17 +177,41 @@ class ArmContextGP:
         # marginal posterior covariances / sigma2, here those of the prior ρ (P_ℓ ⊗ D)
         rho, P = self.snrs[int(self.fit[3])], self._arm_cov[int(self.fit[4])]
         self.cov[...] = rho * np.diagonal(P)[:, None, None] * np.diag(self._d)[None, :, :]
-        # the observations themselves (for refits on the data kernel and rebuilds)
-        self.obs_arm = np.zeros(0, dtype=np.int64)
-        self.obs_feat = np.zeros((0, self.m))
-        self.obs_y = np.zeros(0)
-        self.capacity = 0
+
+    def _allocate(self, capacity: int, keep: np.ndarray | None = None) -> None:
+        """A buffer for the posterior and ``capacity`` observations (the layout is the kernels',
+        :func:`~itersolve.bandits._gpkernels.unpack` and :func:`~itersolve.bandits._gpkernels.observations`),
+        starting with a copy of ``keep`` (a smaller buffer), else zero."""
+        size = kern.packed_size(self.K, self.m)
+        self.packed = np.zeros(size + capacity * (self.m + kern.OBS_FEATS))
+        if keep is not None:
+            self.packed[: keep.size] = keep
+        self.cov, self.mean, self.hc, self.gram, self.hsum, self.hone, self.stats, self.fit = kern.unpack(
+            self.packed, self.K, self.m
+        )
+        self._obs = kern.observations(self.packed, self.K, self.m)
+        self.capacity = capacity
+
+    @property
+    def obs_arm(self) -> np.ndarray:
+        return self._obs[: self.n, kern.OBS_ARM].astype(np.int64)
+
+    @property
+    def obs_y(self) -> np.ndarray:
+        return self._obs[: self.n, kern.OBS_Y].copy()
+
+    @property
+    def obs_tag(self) -> np.ndarray:
+        return self._obs[: self.n, kern.OBS_TAG].copy()
+
+    @property
+    def obs_feat(self) -> np.ndarray:
+        return np.ascontiguousarray(self._obs[: self.n, kern.OBS_FEATS :])
 
     def get_state(self) -> dict[str, np.ndarray]:
-        """Arrays that define the posterior (for ``state_dict``); the observation arrays have length ``n``."""
-        n = self.n
-        out = {k: getattr(self, k) for k in self._keys[:8]}
-        out.update(obs_arm=self.obs_arm[:n], obs_feat=self.obs_feat[:n], obs_y=self.obs_y[:n])
+        """Arrays that define the model (for ``state_dict``); the observation arrays have length ``n``."""
+        out = {k: getattr(self, k) for k in self._keys}
+        out["obs_tag"] = self.obs_tag
         return out
 
     def state_shapes(self, n: int) -> dict[str, tuple[int, ...]]:
@@ -196,7 +220,7 @@ class ArmContextGP:
         return {
             "gram": (F, F), "hsum": (F,), "hone": (F,), "stats": (3,), "hc": (F,),
             "cov": (self.K, self.m, self.m),
-            "mean": (F,), "fit": (5,), "obs_arm": (n,), "obs_feat": (n, self.m), "obs_y": (n,),
+            "mean": (F,), "fit": (5,), "obs_arm": (n,), "obs_feat": (n, self.m), "obs_y": (n,), "obs_tag": (n,),
         }
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
@@ -209,15 +233,23 @@ class ArmContextGP:
         if np.asarray(state["obs_y"]).shape[0] != n:
             raise ValueError(f"state holds {np.asarray(state['obs_y']).shape[0]} observations but counts {n}")
         shapes = self.state_shapes(n)
+        values = {}
+        for k in shapes:
+            values[k] = np.asarray(state[k], dtype=float)
+            if values[k].shape != shapes[k]:
+                raise ValueError(f"state[{k!r}] has shape {values[k].shape}, expected {shapes[k]}")
+        self._allocate(n)
         for k in self._keys[:8]:
-            value = np.asarray(state[k], dtype=float)
-            if value.shape != shapes[k]:
-                raise ValueError(f"state[{k!r}] has shape {value.shape}, expected {shapes[k]}")
-            getattr(self, k)[...] = value
-        self.obs_arm = np.array(state["obs_arm"], dtype=np.int64, copy=True)
-        self.obs_feat = np.array(state["obs_feat"], dtype=float, copy=True, order="C").reshape(n, self.m)
-        self.obs_y = np.array(state["obs_y"], dtype=float, copy=True)
-        self.capacity = n
+            getattr(self, k)[...] = values[k]
+        self._store(values["obs_arm"], values["obs_feat"], values["obs_y"], values["obs_tag"])
+
+    def _store(self, arms: np.ndarray, feats: np.ndarray, ys: np.ndarray, tags: np.ndarray | None) -> None:
+        """Write observations into the first rows of the buffer (which must hold them)."""
+        n = arms.shape[0]
+        self._obs[:n, kern.OBS_ARM] = arms
+        self._obs[:n, kern.OBS_Y] = ys
+        self._obs[:n, kern.OBS_TAG] = math.nan if tags is None else tags
+        self._obs[:n, kern.OBS_FEATS :] = feats
 
     @property
     def n(self) -> int:
@@ -249,38 +281,27 @@ class ArmContextGP:
 
     # -- learning ------------------------------------------------------------
     def reserve(self, n: int) -> None:
-        """Make room for at least ``n`` stored observations."""
+        """Make room for at least ``n`` stored observations (a new ``packed`` buffer when it grows)."""
         if n > self.capacity:
-            cap = max(64, 2 * self.capacity, n)
-            self.obs_arm = np.resize(self.obs_arm, cap)
-            self.obs_feat = np.resize(self.obs_feat, (cap, self.m))
-            self.obs_y = np.resize(self.obs_y, cap)
-            self.capacity = cap
+            self._allocate(max(64, 2 * self.capacity, n), keep=self.packed)
 
-    def _record(self, arm: int, feats: np.ndarray, y: float) -> None:
-        n = self.n
-        self.reserve(n + 1)
-        self.obs_arm[n] = arm
-        self.obs_feat[n] = feats
-        self.obs_y[n] = y
+    def observe(self, arm: int, feats: np.ndarray, y: float, tag: float = math.nan) -> None:
+        """Add one observation ``y`` of arm ``arm`` with context features ``feats`` (``O(m²)``).
 
-    def observe(self, arm: int, feats: np.ndarray, y: float) -> None:
-        """Add one observation ``y`` of arm ``arm`` with context features ``feats`` (``O(m²)``)."""
+        ``tag`` is stored with it and returned in :attr:`obs_tag` (e.g. the raw context).
+        """
         if type(feats) is not np.ndarray or feats.dtype != np.float64:
             feats = np.ascontiguousarray(feats, dtype=float)
-        n = int(self.stats[0])
-        if n >= self.capacity:
-            self._record(arm, feats, y)
-        else:
-            self.obs_arm[n] = arm
-            self.obs_feat[n] = feats
-            self.obs_y[n] = y
+        n = self.n
+        self.reserve(n + 1)
+        self._obs[n, kern.OBS_ARM], self._obs[n, kern.OBS_Y], self._obs[n, kern.OBS_TAG] = arm, y, tag
+        self._obs[n, kern.OBS_FEATS :] = feats
         kern.observe_block(
             self.cov, self.mean, self.hc, self.gram, self.hsum, self.hone, self.stats, self.fit, int(arm), feats, float(y)
         )
 
-    def load_data(self, arms: np.ndarray, feats: np.ndarray, ys: np.ndarray) -> None:
-        """Replace the data by ``(arms, feats, ys)``, keeping the hyperparameters; no refit.
+    def load_data(self, arms: np.ndarray, feats: np.ndarray, ys: np.ndarray, tags: np.ndarray | None = None) -> None:
+        """Replace the data by ``(arms, feats, ys)`` (and ``tags``), keeping the hyperparameters; no refit.
 
         The posterior is left at the prior: call :meth:`refit` (or use
         :meth:`rebuild`) before predicting.
@@ -293,14 +314,15 @@ class ArmContextGP:
         self.fit[3:] = fit[3:]
         n = arms.size
         K, m = self.K, self.m
+        self._allocate(n, keep=self.packed)
+        self._store(arms, feats, ys, tags)
         blocks, hs, ho = kern.data_stats(arms, feats, ys, K)
         for a in range(K):
             self.gram[a * m : (a + 1) * m, a * m : (a + 1) * m] = blocks[a]
         self.hsum[:], self.hone[:] = hs.reshape(-1), ho.reshape(-1)
         self.stats[:] = [float(n), float(ys.sum()), float(ys @ ys)]
-        self.obs_arm, self.obs_feat, self.obs_y, self.capacity = arms.copy(), feats.copy(), ys.copy(), n
 
-    def rebuild(self, arms: np.ndarray, feats: np.ndarray, ys: np.ndarray) -> None:
+    def rebuild(self, arms: np.ndarray, feats: np.ndarray, ys: np.ndarray, tags: np.ndarray | None = None) -> None:
         """Replace the data by ``(arms, feats, ys)`` (e.g. new context features) and refit.
 
         Examples
@@ -311,7 +333,7 @@ class ArmContextGP:
         >>> gp.n, gp.gram[2:4, 2:4].tolist()
         (3, [[2.0, 0.0], [0.0, 0.5]])
         """
-        self.load_data(arms, feats, ys)
+        self.load_data(arms, feats, ys, tags)
         if self.n:
             self.refit(select_hyperparameters=False)
 
@@ -349,7 +371,8 @@ class ArmContextGP:
         if data is None:
             n, stats = self.n, self.stats
             m0, hc, yyc = self._centred()
-            arms, feats, ys = self.obs_arm[:n], self.obs_feat[:n], self.obs_y[:n]
+            if n < self.F:  # the data kernel needs the observations themselves
+                arms, feats, ys = self.obs_arm, self.obs_feat, self.obs_y
             blocks = self.gram.reshape(K, m, K, m)[np.arange(K), :, np.arange(K), :]
         else:
             arms, feats, ys = data
@@ -402,8 +425,8 @@ class ArmContextGP:
         m0, hc, yyc = self._centred()
         rho = float(self.snrs[i_snr])
         if self._use_dual():
-            yc = self.obs_y[:n] - m0
-            arms, feats = self.obs_arm[:n], self.obs_feat[:n]
+            yc = self.obs_y - m0
+            arms, feats = self.obs_arm, self.obs_feat
             mean, cov, ok = kern.dual_posterior_blocks(self._arm_cov[i_ls], self._d, arms, feats, yc, rho)
         else:
             K, m = self.K, self.m

@@ -433,23 +433,17 @@ class ContextualGPThompson(ContextualPolicy):
 
     def _init_state(self) -> None:
         self._model.reset()
-        self._obs_ctx = np.zeros(0)
         lo, hi = self.context_range
-        self._ctl = np.zeros(kern.CTL_FEATS + self.degree + 1)  # the scalars of a compiled round (kern.CTL_*)
-        self._ctl[[kern.CTL_LO, kern.CTL_HI, kern.CTL_SCALE, kern.CTL_ZPOS]] = lo, hi, self.explore, _ZBLOCK
-        self._zbuf = np.zeros((_ZBLOCK, self.n_arms))  # standard normals, drawn a block at a time
+        K, m = self.n_arms, self.degree + 1
+        # the scalars and normals of a compiled round (kern.CTL_*)
+        self._ctl = np.zeros(kern.control_size(K, m, _ZBLOCK))
+        self._ctl[: kern.CTL_FEATS] = lo, hi, 0.0, self.explore, _ZBLOCK, K, m
+        self._zbuf = kern.control_normals(self._ctl)
         self._set_warp(0)
         self._next_refit = 1
         self._pending: tuple[int, float, float] | None = None  # the last observation, not yet in the model
-        self._next_event = 1  # the first t at which select must call _sync (a refit due, or the arrays full)
-        self._bind()
-        # the arrays are replaced as the data grow, but their types stay those of these
-        self._round = kern.compiled_entry(kern.policy_round, self._round_args + (-1, 0.0, 0.0, 0.0))
-
-    def _bind(self) -> None:
-        """Collect the arrays of a round into one tuple (again whenever one of them is replaced)."""
-        M = self._model
-        self._round_args = (M.packed, self._ctl, M.obs_arm, M.obs_feat, M.obs_y, self._obs_ctx, self._zbuf)
+        self._next_event = 1  # the first t at which select must call _sync (a refit due, or the buffer full)
+        self._round = kern.compiled_entry(kern.policy_round, (self._model.packed, self._ctl, -1, 0.0, 0.0, 0.0))
 
     @property
     def warp(self) -> float:
@@ -470,17 +464,13 @@ class ContextualGPThompson(ContextualPolicy):
     def _sync(self) -> None:
         """Bring the model up to date: room for the observations, the pending one taken in, refits due at ``t``."""
         t, M = self.t, self._model
-        if t > min(M.capacity, self._obs_ctx.size):
-            M.reserve(t + 1)
-            self._obs_ctx = np.resize(self._obs_ctx, M.capacity)
-            self._bind()
+        M.reserve(t)
         p = self._pending
         if p is not None:
             self._pending = None
-            self._round(*self._round_args, p[0], p[1], p[2], math.nan)
+            self._round(M.packed, self._ctl, p[0], p[1], p[2], math.nan)
         if t >= self._next_event:
-            if self._refit_if_due(t) and M.packed is not self._round_args[0]:
-                self._bind()  # a warp change rebuilt the model's arrays
+            self._refit_if_due(t)
             self._next_event = self._next_due(t)
 
     def _refit_if_due(self, n: int) -> bool:
@@ -500,14 +490,14 @@ class ContextualGPThompson(ContextualPolicy):
     def _next_due(self, t: int) -> int:
         """The first count after ``t`` at which a refit is due or the observation arrays are full."""
         every = self.refit_every
-        due = min(max(self._next_refit, t + 1), (t // every + 1) * every, min(self._model.capacity, self._obs_ctx.size) + 1)
+        due = min(max(self._next_refit, t + 1), (t // every + 1) * every, self._model.capacity + 1)
         power = 1 << t.bit_length()  # the next power of two
         return min(due, power) if power < every else due
 
     def _get_state(self) -> dict[str, Any]:
         self._sync()
         d = self._model.get_state()
-        d["obs_ctx"] = self._obs_ctx[: self._model.n]
+        d["obs_ctx"] = d.pop("obs_tag")
         d["warp"] = self._warp
         d["next_refit"] = self._next_refit
         d["zbuf"] = self._zbuf
@@ -518,15 +508,15 @@ class ContextualGPThompson(ContextualPolicy):
         w = int(state["warp"])
         if not 0 <= w < self.warps.size:
             raise ValueError("state was saved with another warps grid")
-        self._model.set_state(state)
-        self._obs_ctx = np.array(state["obs_ctx"], dtype=float, copy=True)
+        model_state = dict(state)
+        model_state["obs_tag"] = model_state.pop("obs_ctx")
+        self._model.set_state(model_state)
         self._set_warp(w)
         self._next_refit = int(state["next_refit"])
         self._zbuf[...] = state["zbuf"]
         self._ctl[kern.CTL_ZPOS] = int(state["zpos"])
         self._pending = None
         self._next_event = self._next_due(self.t)
-        self._bind()
 
     def _feats(self, context: float, warp: float | None = None) -> np.ndarray:
         lo, hi = self.context_range
@@ -552,21 +542,20 @@ class ContextualGPThompson(ContextualPolicy):
             self._sync()
         p = self._pending
         if p is None:
-            arm = self._round(*self._round_args, -1, 0.0, 0.0, context)
+            arm = self._round(self._model.packed, self._ctl, -1, 0.0, 0.0, context)
         else:
             self._pending = None
-            arm = self._round(*self._round_args, p[0], p[1], p[2], context)
+            arm = self._round(self._model.packed, self._ctl, p[0], p[1], p[2], context)
         if arm >= 0:
             return arm
         self._rng.standard_normal(out=self._zbuf)
         self._ctl[kern.CTL_ZPOS] = 0
-        return self._round(*self._round_args, -1, 0.0, 0.0, context)
+        return self._round(self._model.packed, self._ctl, -1, 0.0, 0.0, context)
 
     def _choose_warp(self) -> None:
         """Pick the warp with the largest marginal likelihood (current hyperparameters)."""
         model = self._model
-        n = model.n
-        arms, ys, ctx = model.obs_arm[:n], model.obs_y[:n], self._obs_ctx[:n]
+        arms, ys, ctx = model.obs_arm, model.obs_y, model.obs_tag
         cur = (int(model.fit[3]), int(model.fit[4]))
         best_score, best_w, best_feats = -np.inf, self._warp, None
         for w_idx, w in enumerate(self.warps):
@@ -576,7 +565,7 @@ class ContextualGPThompson(ContextualPolicy):
                 best_score, best_w, best_feats = score, w_idx, feats
         if best_w != self._warp:
             self._set_warp(best_w)
-            model.rebuild(arms, best_feats, ys)
+            model.rebuild(arms, best_feats, ys, ctx)
 
     def select(self, context: float | None = None) -> int:
         """Draw the arm to play next (see :meth:`Policy.select`)."""
