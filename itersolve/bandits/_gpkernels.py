@@ -40,6 +40,7 @@ __all__ = [
     "observations",
     "control_size",
     "control_normals",
+    "refit_posterior",
     "policy_round",
     "compiled_entry",
     "discounted_update",
@@ -380,19 +381,28 @@ def primal_posterior_blocks(LA, sqrt_d, blocks, rho, hc):  # pragma: no cover - 
         for b in range(a + 1):
             for j in range(m):
                 mean[a * m + j] += sr * LA[a, b] * sqrt_d[j] * w[b * m + j]
-    # block a = ρ D½ (Σ_r z_r[a] z_r[a]ᵀ) D½ with z_r[(a, j)] = Σ_{b ≤ a} W[r, (b, j)] L_A[a, b], z_r = row r
-    # of C⁻¹ (L_A ⊗ I)ᵀ; W = C⁻¹ is lower triangular, so only b ≤ r // m contribute
+    # block a = ρ D½ (Σ_r z_r[a] z_r[a]ᵀ) D½ with z_r[(a, j)] = Σ_{b ≤ a} L_A[a, b] W[r, (b, j)], z_r = row r
+    # of C⁻¹ (L_A ⊗ I)ᵀ; W = C⁻¹ is lower triangular, so only b ≤ r // m contribute. W is read as
+    # Wt[j, r, b] = W[r, (b, j)] so that the sums over b run along contiguous rows of Wt and of L_A.
     W = _tri_inverse(B)
+    Wt = np.empty((m, F, K))
+    for r in range(F):
+        for b in range(K):
+            for j in range(m):
+                Wt[j, r, b] = W[r, b * m + j]
     acc = np.zeros((K, m, m))
     z = np.empty(F)
     for r in range(F):
-        wr = W[r]
-        z[:] = 0.0
-        for b in range(min(K, r // m + 1)):
-            for a in range(b, K):
-                lab = LA[a, b]
-                for j in range(m):
-                    z[a * m + j] += lab * wr[b * m + j]
+        bmax = min(K, r // m + 1)
+        for a in range(K):
+            nb = min(a + 1, bmax)
+            la = LA[a]
+            for j in range(m):
+                wt = Wt[j, r]
+                v = 0.0
+                for b in range(nb):
+                    v += la[b] * wt[b]
+                z[a * m + j] = v
         for a in range(K):
             for j in range(m):
                 zj = z[a * m + j]
@@ -487,6 +497,59 @@ def unpack(state, K, m):  # pragma: no cover - compiled
     hone = state[start + F : start + 2 * F]
     start += 2 * F
     return cov, mean, hc, gram, hsum, hone, state[start : start + 3], state[start + 3 : start + 8]
+
+
+@njit(cache=True)
+def refit_posterior(state, K, m, LA, P, sqrt_d, dvec, rho, nu0):  # pragma: no cover - compiled
+    """Recompute the posterior in ``state`` (``ArmContextGP.packed``) from its data, in place.
+
+    Centres at the mean loss ``m₀``, then forms the mean and the arms'
+    marginal blocks with the arm-kernel factor ``LA`` (of ``P``), the prior
+    scales ``sqrt_d`` of the features (``dvec = sqrt_d²``) and signal ratio ``rho``: on the ``n × n`` data kernel while ``n < F``
+    (:func:`dual_posterior_blocks`), else on the normal equations
+    (:func:`primal_posterior_blocks`); finally ``σ²`` (:func:`_sigma2`).
+    Writes ``cov``, ``mean``, ``hc`` and ``fit[:3]``; returns False (and
+    changes nothing) if a factorisation fails.
+    """
+    cov, mean, hc, gram, hsum, hone, stats, fit = unpack(state, K, m)
+    n_obs, s, ss = stats[0], stats[1], stats[2]
+    n = int(n_obs)
+    m0 = s / n_obs
+    yyc = max(ss - 2.0 * m0 * s + n_obs * m0 * m0, 0.0)
+    F = K * m
+    hcn = np.empty(F)
+    for i in range(F):
+        hcn[i] = hsum[i] - m0 * hone[i]
+    if n < F:
+        obs = observations(state, K, m)
+        arms = np.empty(n, dtype=np.int64)
+        yc = np.empty(n)
+        feats = np.empty((n, m))
+        for i in range(n):
+            arms[i] = int(obs[i, OBS_ARM])
+            yc[i] = obs[i, OBS_Y] - m0
+            for j in range(m):
+                feats[i, j] = obs[i, OBS_FEATS + j]
+        new_mean, new_cov, ok = dual_posterior_blocks(P, dvec, arms, feats, yc, rho)
+    else:
+        blocks = np.empty((K, m, m))
+        for a in range(K):
+            for j in range(m):
+                for k in range(m):
+                    blocks[a, j, k] = gram[a * m + j, a * m + k] * sqrt_d[j] * sqrt_d[k]
+        new_mean, new_cov, ok = primal_posterior_blocks(LA, sqrt_d, blocks, rho, hcn)
+    if not ok:
+        return False
+    cov[...] = new_cov
+    q = yyc
+    for i in range(F):
+        mean[i] = new_mean[i]
+        hc[i] = hcn[i]
+        q -= hcn[i] * new_mean[i]
+    fit[0] = m0
+    fit[1] = _sigma2(q, stats, nu0)
+    fit[2] = yyc
+    return True
 
 
 #: layout of the control array of :func:`policy_round`: context range, warp, draw scale, next row of

@@ -267,18 +267,6 @@ class ArmContextGP:
         return float(self.snrs[int(self.fit[3])]), float(self.lengthscales[int(self.fit[4])])
 
     # -- prior -------------------------------------------------------------
-    def _prior_noise(self) -> float:
-        n, s, ss = self.stats
-        if n <= 0:
-            return 1.0
-        mu = s / n
-        var = max(ss / n - mu * mu, 0.0)
-        return max(var, (1e-2 * mu) ** 2, 1e-300)
-
-    def _sigma2(self, q: float) -> float:
-        n = self.stats[0]
-        return (max(q, 0.0) + self.nu0 * self._prior_noise()) / (n + self.nu0 + 2.0)
-
     # -- learning ------------------------------------------------------------
     def reserve(self, n: int) -> None:
         """Make room for at least ``n`` stored observations (a new ``packed`` buffer when it grows)."""
@@ -422,22 +410,13 @@ class ArmContextGP:
         else:  # nothing to choose: no need to score
             best, score = 0, math.nan
         i_snr, i_ls = cands[best]
-        m0, hc, yyc = self._centred()
-        rho = float(self.snrs[i_snr])
-        if self._use_dual():
-            yc = self.obs_y - m0
-            arms, feats = self.obs_arm, self.obs_feat
-            mean, cov, ok = kern.dual_posterior_blocks(self._arm_cov[i_ls], self._d, arms, feats, yc, rho)
-        else:
-            K, m = self.K, self.m
-            blocks = self.gram.reshape(K, m, K, m)[np.arange(K), :, np.arange(K), :]
-            blocks = np.ascontiguousarray(blocks * self._sqrt_d[None, :, None] * self._sqrt_d[None, None, :])
-            mean, cov, ok = kern.primal_posterior_blocks(self._chol_arm[i_ls], self._sqrt_d, blocks, rho, hc)
+        ok = kern.refit_posterior(
+            self.packed, self.K, self.m, self._chol_arm[i_ls], self._arm_cov[i_ls], self._sqrt_d, self._d,
+            float(self.snrs[i_snr]), self.nu0,
+        )
         if not ok:  # pragma: no cover - the matrices are SPD by construction
             raise np.linalg.LinAlgError("GP refit: matrix not positive definite")
-        self.cov[...], self.mean[:], self.hc[:] = cov, mean, hc
-        q = yyc - float(hc @ mean)
-        self.fit[:] = [m0, self._sigma2(q), yyc, i_snr, i_ls]
+        self.fit[3:] = i_snr, i_ls
         return score
 
     # -- prediction ------------------------------------------------------------
