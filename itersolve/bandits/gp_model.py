@@ -291,8 +291,16 @@ class ArmContextGP:
     def load_data(self, arms: np.ndarray, feats: np.ndarray, ys: np.ndarray, tags: np.ndarray | None = None) -> None:
         """Replace the data by ``(arms, feats, ys)`` (and ``tags``), keeping the hyperparameters; no refit.
 
-        The posterior is left at the prior: call :meth:`refit` (or use
-        :meth:`rebuild`) before predicting.
+        The posterior is left at the prior: call :meth:`refit` before predicting.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> gp = ArmContextGP(np.linspace(1.0, 1.9, 4), degree=1)
+        >>> gp.load_data(np.array([0, 1, 1]), np.array([[1.0, 0.0], [1.0, 0.5], [1.0, -0.5]]), np.array([0.2, 0.3, 0.1]))
+        >>> _ = gp.refit(select_hyperparameters=False)
+        >>> gp.n, gp.gram[2:4, 2:4].tolist()
+        (3, [[2.0, 0.0], [0.0, 0.5]])
         """
         arms = np.asarray(arms, dtype=np.int64)
         feats = np.ascontiguousarray(feats, dtype=float).reshape(arms.size, self.m)
@@ -309,21 +317,6 @@ class ArmContextGP:
             self.gram[a * m : (a + 1) * m, a * m : (a + 1) * m] = blocks[a]
         self.hsum[:], self.hone[:] = hs.reshape(-1), ho.reshape(-1)
         self.stats[:] = [float(n), float(ys.sum()), float(ys @ ys)]
-
-    def rebuild(self, arms: np.ndarray, feats: np.ndarray, ys: np.ndarray, tags: np.ndarray | None = None) -> None:
-        """Replace the data by ``(arms, feats, ys)`` (e.g. new context features) and refit.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> gp = ArmContextGP(np.linspace(1.0, 1.9, 4), degree=1)
-        >>> gp.rebuild(np.array([0, 1, 1]), np.array([[1.0, 0.0], [1.0, 0.5], [1.0, -0.5]]), np.array([0.2, 0.3, 0.1]))
-        >>> gp.n, gp.gram[2:4, 2:4].tolist()
-        (3, [[2.0, 0.0], [0.0, 0.5]])
-        """
-        self.load_data(arms, feats, ys, tags)
-        if self.n:
-            self.refit(select_hyperparameters=False)
 
     def _centred(self) -> tuple[float, np.ndarray, float]:
         return _centre(self.stats, self.hsum, self.hone)

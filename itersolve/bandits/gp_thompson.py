@@ -553,7 +553,11 @@ class ContextualGPThompson(ContextualPolicy):
         return self._round(self._model.packed, self._ctl, -1, 0.0, 0.0, context)
 
     def _choose_warp(self) -> None:
-        """Pick the warp with the largest marginal likelihood (current hyperparameters)."""
+        """Pick the warp with the largest marginal likelihood (current hyperparameters).
+
+        A new warp replaces the features of the data but leaves the posterior
+        at the prior: the caller refits next.
+        """
         model = self._model
         arms, ys, ctx = model.obs_arm, model.obs_y, model.obs_tag
         cur = (int(model.fit[3]), int(model.fit[4]))
@@ -565,7 +569,7 @@ class ContextualGPThompson(ContextualPolicy):
                 best_score, best_w, best_feats = score, w_idx, feats
         if best_w != self._warp:
             self._set_warp(best_w)
-            model.rebuild(arms, best_feats, ys, ctx)
+            model.load_data(arms, best_feats, ys, ctx)
 
     def select(self, context: float | None = None) -> int:
         """Draw the arm to play next (see :meth:`Policy.select`)."""
