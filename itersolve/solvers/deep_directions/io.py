@@ -1,7 +1,8 @@
 """Saving and loading DCDM networks: safetensors + a JSON config, no pickle.
 
 ``PATH.safetensors`` holds the tensors (metadata: ``dim``, ``channels``,
-``levels``); ``PATH.json`` next to it holds ``kind: "dcdm"``, those three,
+``levels``, ``coarsest``); ``PATH.json`` next to it holds ``kind: "dcdm"``, those four
+(a config without ``coarsest``, written before it existed, means 0: the fixed-depth network),
 the training settings, the command that produced the weights and the
 ``sha256`` of the weights file. :func:`load_model` checks all of them and
 raises :class:`WeightsError` (a ``ValueError``) when anything is off.
@@ -38,7 +39,8 @@ __all__ = ["WeightsError", "save_model", "load_model", "resolve_model", "KIND", 
 KIND = "dcdm"
 #: Version of the checkpoint layout.
 FORMAT_VERSION = 1
-_ARCH = ("dim", "channels", "levels")
+#: The architecture fields of a config and their defaults (a missing field has the value it had before it existed).
+_ARCH = {"dim": None, "channels": None, "levels": None, "coarsest": 0}
 
 
 
@@ -75,7 +77,7 @@ def load_model(path: str | os.PathLike) -> tuple[DCDMNet, dict[str, Any]]:
         raise WeightsError(f"{cfg_path} is not a DCDM config (kind {cfg.get('kind')!r}, "
                            f"format_version {cfg.get('format_version')!r})")
     try:
-        model = build_model(*(int(cfg[k]) for k in _ARCH))
+        model = build_model(*(int(cfg[k] if default is None else cfg.get(k, default)) for k, default in _ARCH.items()))
     except (KeyError, ValueError, TypeError) as err:
         raise WeightsError(f"{cfg_path}: cannot build the network ({err!r})") from err
     try:

@@ -10,9 +10,13 @@ The loop: ``geometries`` random obstacle layouts at ``grid**dim``
 (:func:`.data.training_geometry`, training seeds), ``ritz`` Lanczos steps on
 each (:class:`.data.RitzData`); each epoch draws ``vectors`` training vectors
 in batches of ``batch_size`` from a layout picked at random, and takes one
-Adam step per batch. After each epoch the network is validated on held-out
+Adam step per batch. ``grid`` may list several sides (``--grid 32,64``):
+then there are ``geometries`` layouts (and ``val_geometries`` held-out
+ones) at each side, and a batch comes from one layout of one side -- the way
+to train the recursive network (``coarsest`` > 0), whose shared coarse
+blocks run at a different depth on each side. After each epoch the network is validated on held-out
 layouts (validation seeds): mean loss on fixed vectors and DCDM iterations
-to ``rtol = 1e-4`` on a divergence right-hand side. The best epoch (fewest
+to ``rtol = 1e-4`` on a divergence right-hand side (means over all sides). The best epoch (fewest
 iterations, then lowest loss) is saved to ``out`` (safetensors + JSON with
 the command). Everything is seeded; ``max_minutes`` stops the run after the
 epoch that crosses it.
@@ -119,8 +123,9 @@ class TrainConfig:
     Attributes
     ----------
     dim : {2, 3}
-    grid : int
-        Training grid side.
+    grid : int or tuple of int
+        Training grid side, or several (a batch is drawn at one side; see the module docstring).
+        A string ``"32,64"`` (the command line's form) is read as a tuple.
     geometries, val_geometries : int
         Training and validation obstacle layouts.
     ritz : int
@@ -130,8 +135,9 @@ class TrainConfig:
     epochs, batch_size : int
     lr : float
         Adam learning rate (cosine-decayed to 10 % over the run).
-    channels, levels : int
-        Network width and pooling levels (:class:`.model.DCDMNet`).
+    channels, levels, coarsest : int
+        Network width, pooling levels with their own weights and the recursive
+        coarse levels' stopping side (0: none) (:class:`.model.DCDMNet`).
     seed : int
     threads : int
         ``torch.set_num_threads`` during training.
@@ -140,8 +146,8 @@ class TrainConfig:
     init : str, optional
         Fine-tune: start from these weights (a shipped model name such as
         ``"dcdm3d-32"`` or a ``.safetensors`` checkpoint path) instead of a
-        fresh network. The architecture (``dim``, ``channels``, ``levels``)
-        is the parent's: :func:`train` replaces those three fields by the
+        fresh network. The architecture (``dim``, ``channels``, ``levels``,
+        ``coarsest``) is the parent's: :func:`train` replaces those fields by the
         parent's values. The parent is validated before the first step
         (epoch 0 of the history) and stays the best checkpoint unless an
         epoch beats it, so a fine-tune never saves a network that validates
@@ -150,7 +156,7 @@ class TrainConfig:
     """
 
     dim: int = 2
-    grid: int = 64
+    grid: int | tuple[int, ...] = 64
     geometries: int = 8
     val_geometries: int = 2
     ritz: int = 200
@@ -160,6 +166,7 @@ class TrainConfig:
     lr: float = 1e-3
     channels: int = 16
     levels: int = 1
+    coarsest: int = 0
     seed: int = 0
     threads: int = 1
     max_minutes: float = 0.0
@@ -168,22 +175,43 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.dim not in (2, 3):
             raise ValueError(f"dim must be 2 or 3, got {self.dim}")
-        for name in ("grid", "geometries", "val_geometries", "ritz", "vectors", "epochs", "batch_size", "threads"):
+        if isinstance(self.grid, str):
+            self.grid = tuple(int(g) for g in self.grid.split(","))
+        if not isinstance(self.grid, int):
+            self.grid = tuple(int(g) for g in self.grid)
+            if len(self.grid) == 1:
+                self.grid = self.grid[0]
+        if min(self.grids) < 1 or int(self.coarsest) < 0:
+            raise ValueError(f"grid sides must be >= 1 and coarsest >= 0, got {self.grid}, {self.coarsest}")
+        for name in ("geometries", "val_geometries", "ritz", "vectors", "epochs", "batch_size", "threads"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def grids(self) -> tuple[int, ...]:
+        """The training grid sides, as a tuple.
+
+        Examples
+        --------
+        >>> TrainConfig(grid="32,64").grids, TrainConfig(grid=16).grids
+        ((32, 64), (16,))
+        """
+        return (self.grid,) if isinstance(self.grid, int) else self.grid
 
     def command(self, out: str | Path | None = None) -> str:
         """The ``itersolve train dcdm`` command line that reproduces this run.
 
         Examples
         --------
-        >>> TrainConfig(grid=32).command("m.safetensors").split()[:5]
-        ['itersolve', 'train', 'dcdm', '--dim', '2']
+        >>> TrainConfig(grid=(32, 64)).command("m.safetensors").split()[:7]
+        ['itersolve', 'train', 'dcdm', '--dim', '2', '--grid', '32,64']
         """
         parts = ["itersolve", "train", "dcdm"]
         for f in dataclasses.fields(self):
-            if getattr(self, f.name) is not None:
-                parts += ["--" + f.name.replace("_", "-"), str(getattr(self, f.name))]
+            value = getattr(self, f.name)
+            if value is not None:
+                text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+                parts += ["--" + f.name.replace("_", "-"), text]
         if out is not None:
             parts += ["--out", str(out)]
         return shlex.join(parts)
@@ -247,24 +275,26 @@ def train(cfg: TrainConfig | None = None, *, out: str | Path | None = None, prog
     cfg = dataclasses.replace(cfg or TrainConfig(), **overrides)
     parent, init_from = _parent(cfg.init)
     if parent is not None:
-        cfg = dataclasses.replace(cfg, dim=int(parent.dim), channels=int(parent.channels), levels=int(parent.levels))
+        cfg = dataclasses.replace(cfg, dim=int(parent.dim), channels=int(parent.channels), levels=int(parent.levels),
+                                  coarsest=int(parent.coarsest))
     t_start = time.perf_counter()
     threads = torch.get_num_threads()
     torch.set_num_threads(int(cfg.threads))
     try:
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
-        systems = [training_geometry(cfg.dim, cfg.grid, seed_for("train", cfg.seed * 1000 + i))
-                   for i in range(cfg.geometries)]
+        systems = [training_geometry(cfg.dim, side, seed_for("train", cfg.seed * 1000 + k * cfg.geometries + i))
+                   for k, side in enumerate(cfg.grids) for i in range(cfg.geometries)]
         data = RitzData.build(systems, cfg.ritz, seed=cfg.seed, progress=progress)
         grids = [GridBatch(s) for s in systems]
         val = []
-        for i in range(cfg.val_geometries):
-            s = training_geometry(cfg.dim, cfg.grid, seed_for("val", cfg.seed * 1000 + i))
-            vdata = RitzData.build([s], cfg.ritz, seed=seed_for("val", i))
-            vecs = torch.as_tensor(vdata.batch(0, 16, np.random.default_rng(seed_for("val", i))))
-            val.append((GridBatch(s), s, vecs, random_rhs(s, seed=seed_for("val", i))))
-        net = build_model(cfg.dim, cfg.channels, cfg.levels)
+        for k, side in enumerate(cfg.grids):
+            for i in range(k * cfg.val_geometries, (k + 1) * cfg.val_geometries):
+                s = training_geometry(cfg.dim, side, seed_for("val", cfg.seed * 1000 + i))
+                vdata = RitzData.build([s], cfg.ritz, seed=seed_for("val", i))
+                vecs = torch.as_tensor(vdata.batch(0, 16, np.random.default_rng(seed_for("val", i))))
+                val.append((GridBatch(s), s, vecs, random_rhs(s, seed=seed_for("val", i))))
+        net = build_model(cfg.dim, cfg.channels, cfg.levels, cfg.coarsest)
         if parent is not None:
             net.load_state_dict(parent.state_dict())
             net.train()
@@ -281,8 +311,10 @@ def train(cfg: TrainConfig | None = None, *, out: str | Path | None = None, prog
         config: dict[str, Any] = {"name": Path(out).stem if out is not None else None,
                   "training": dataclasses.asdict(cfg),
                   "command": command or cfg.command(out),
-                  "description": f"DCDM {cfg.dim}-D CNN, trained at {cfg.grid}^{cfg.dim} on Ritz vectors of "
-                                 f"{cfg.geometries} random obstacle layouts (open top)"
+                  "description": f"DCDM {cfg.dim}-D CNN"
+                                 + (f" (recursive coarse levels down to {cfg.coarsest})" if cfg.coarsest else "")
+                                 + f", trained at {', '.join(f'{g}^{cfg.dim}' for g in cfg.grids)} on Ritz "
+                                 f"vectors of {cfg.geometries} random obstacle layouts per side (open top)"
                                  + (f", fine-tuned from {cfg.init}" if parent is not None else "")}
         if init_from is not None:
             config["init_from"] = init_from
