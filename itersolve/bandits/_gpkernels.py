@@ -40,6 +40,9 @@ __all__ = [
     "observations",
     "control_size",
     "control_normals",
+    "centre",
+    "scaled_blocks",
+    "gram_blocks",
     "refit_posterior",
     "policy_round",
     "compiled_entry",
@@ -500,6 +503,37 @@ def unpack(state, K, m):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def centre(stats, hsum, hone):  # pragma: no cover - compiled
+    """``(m₀, Σ φ (y − m₀), Σ (y − m₀)²)`` from the data sums (``stats = [n, Σ y, Σ y²]``), ``m₀`` the mean loss."""
+    n, s, ss = stats[0], stats[1], stats[2]
+    m0 = s / n
+    return m0, hsum - m0 * hone, max(ss - 2.0 * m0 * s + n * m0 * m0, 0.0)
+
+
+@njit(cache=True)
+def scaled_blocks(blocks, sqrt_d):  # pragma: no cover - compiled
+    """``D½ blocks[a] D½`` for every arm ``a`` (the primal kernels' form of the Gram blocks)."""
+    K, m = blocks.shape[0], blocks.shape[1]
+    out = np.empty((K, m, m))
+    for a in range(K):
+        for j in range(m):
+            for k in range(m):
+                out[a, j, k] = blocks[a, j, k] * sqrt_d[j] * sqrt_d[k]
+    return out
+
+
+@njit(cache=True)
+def gram_blocks(gram, K, m):  # pragma: no cover - compiled
+    """The ``K`` diagonal ``m × m`` blocks of the (block-diagonal) Gram matrix, as a ``(K, m, m)`` array."""
+    out = np.empty((K, m, m))
+    for a in range(K):
+        for j in range(m):
+            for k in range(m):
+                out[a, j, k] = gram[a * m + j, a * m + k]
+    return out
+
+
+@njit(cache=True)
 def refit_posterior(state, K, m, LA, P, sqrt_d, dvec, rho, nu0):  # pragma: no cover - compiled
     """Recompute the posterior in ``state`` (``ArmContextGP.packed``) from its data, in place.
 
@@ -512,14 +546,9 @@ def refit_posterior(state, K, m, LA, P, sqrt_d, dvec, rho, nu0):  # pragma: no c
     changes nothing) if a factorisation fails.
     """
     cov, mean, hc, gram, hsum, hone, stats, fit = unpack(state, K, m)
-    n_obs, s, ss = stats[0], stats[1], stats[2]
-    n = int(n_obs)
-    m0 = s / n_obs
-    yyc = max(ss - 2.0 * m0 * s + n_obs * m0 * m0, 0.0)
+    n = int(stats[0])
+    m0, hcn, yyc = centre(stats, hsum, hone)
     F = K * m
-    hcn = np.empty(F)
-    for i in range(F):
-        hcn[i] = hsum[i] - m0 * hone[i]
     if n < F:
         obs = observations(state, K, m)
         arms = np.empty(n, dtype=np.int64)
@@ -532,11 +561,7 @@ def refit_posterior(state, K, m, LA, P, sqrt_d, dvec, rho, nu0):  # pragma: no c
                 feats[i, j] = obs[i, OBS_FEATS + j]
         new_mean, new_cov, ok = dual_posterior_blocks(P, dvec, arms, feats, yc, rho)
     else:
-        blocks = np.empty((K, m, m))
-        for a in range(K):
-            for j in range(m):
-                for k in range(m):
-                    blocks[a, j, k] = gram[a * m + j, a * m + k] * sqrt_d[j] * sqrt_d[k]
+        blocks = scaled_blocks(gram_blocks(gram, K, m), sqrt_d)
         new_mean, new_cov, ok = primal_posterior_blocks(LA, sqrt_d, blocks, rho, hcn)
     if not ok:
         return False

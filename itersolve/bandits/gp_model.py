@@ -266,7 +266,6 @@ class ArmContextGP:
         """Current ``(ρ, ℓ)``."""
         return float(self.snrs[int(self.fit[3])]), float(self.lengthscales[int(self.fit[4])])
 
-    # -- prior -------------------------------------------------------------
     # -- learning ------------------------------------------------------------
     def reserve(self, n: int) -> None:
         """Make room for at least ``n`` stored observations (a new ``packed`` buffer when it grows)."""
@@ -318,9 +317,6 @@ class ArmContextGP:
         self.hsum[:], self.hone[:] = hs.reshape(-1), ho.reshape(-1)
         self.stats[:] = [float(n), float(ys.sum()), float(ys @ ys)]
 
-    def _centred(self) -> tuple[float, np.ndarray, float]:
-        return _centre(self.stats, self.hsum, self.hone)
-
     def _candidates(self, select_hyperparameters: bool) -> list[tuple[int, int]]:
         cur = (int(self.fit[3]), int(self.fit[4]))
         if not select_hyperparameters:
@@ -332,9 +328,6 @@ class ArmContextGP:
             for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))
             if 0 <= cur[0] + di < self.snrs.size and 0 <= cur[1] + dj < self.lengthscales.size
         ]
-
-    def _use_dual(self) -> bool:
-        return self.n < self.F
 
     def scores(self, candidates: list[tuple[int, int]], data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Profiled log marginal likelihood of each ``(snr index, lengthscale index)``.
@@ -351,16 +344,16 @@ class ArmContextGP:
         K, m = self.K, self.m
         if data is None:
             n, stats = self.n, self.stats
-            m0, hc, yyc = self._centred()
+            m0, hc, yyc = kern.centre(stats, self.hsum, self.hone)
             if n < self.F:  # the data kernel needs the observations themselves
                 arms, feats, ys = self.obs_arm, self.obs_feat, self.obs_y
-            blocks = self.gram.reshape(K, m, K, m)[np.arange(K), :, np.arange(K), :]
+            blocks = kern.gram_blocks(self.gram, K, m)
         else:
             arms, feats, ys = data
             n = arms.shape[0]
             blocks, hs, ho = kern.data_stats(arms, feats, ys, K)
             stats = np.array([float(n), float(ys.sum()), float(ys @ ys)])
-            m0, hc, yyc = _centre(stats, hs.reshape(-1), ho.reshape(-1))
+            m0, hc, yyc = kern.centre(stats, hs.reshape(-1), ho.reshape(-1))
         a = self.nu0 / 2.0 + 1.0 + n / 2.0
         out = np.full(len(candidates), -np.inf)
         by_ls: dict[int, list[int]] = {}
@@ -370,7 +363,7 @@ class ArmContextGP:
         if dual:
             yc = ys - m0
         else:
-            blocks = np.ascontiguousarray(blocks * self._sqrt_d[None, :, None] * self._sqrt_d[None, None, :])
+            blocks = kern.scaled_blocks(blocks, self._sqrt_d)
             hd = np.ascontiguousarray(hc.reshape(K, m) * self._sqrt_d[None, :])
         for j, idxs in by_ls.items():
             rhos = np.array([self.snrs[candidates[i][0]] for i in idxs])
@@ -420,10 +413,3 @@ class ArmContextGP:
     def posterior_var(self, feats: np.ndarray) -> np.ndarray:
         """Posterior variance of each arm's mean loss at a context with features ``feats``."""
         return self.fit[1] * np.einsum("j,ajk,k->a", feats, self.cov, feats)
-
-
-def _centre(stats: np.ndarray, hsum: np.ndarray, hone: np.ndarray) -> tuple[float, np.ndarray, float]:
-    """``(m0, Σ φ (y - m0), Σ (y - m0)²)`` from the data sums, ``m0`` the mean loss."""
-    n, s, ss = stats
-    m0 = s / n
-    return m0, hsum - m0 * hone, max(ss - 2.0 * m0 * s + n * m0 * m0, 0.0)

@@ -448,12 +448,11 @@ class ContextualGPThompson(ContextualPolicy):
     @property
     def warp(self) -> float:
         """The warp of the context axis in use."""
-        return self._warp_value
+        return float(self._ctl[kern.CTL_WARP])
 
     def _set_warp(self, index: int) -> None:
         self._warp = int(index)
-        self._warp_value = float(self.warps[self._warp])
-        self._ctl[kern.CTL_WARP] = self._warp_value
+        self._ctl[kern.CTL_WARP] = self.warps[self._warp]
 
     def _expected_shape(self, key: str, template_shape: tuple[int, ...], state: Mapping[str, Any]) -> tuple[int, ...]:
         if key in _GROWING and "obs_y" in state:
