@@ -42,7 +42,6 @@ __all__ = [
     "control_normals",
     "centre",
     "scaled_blocks",
-    "gram_blocks",
     "refit_posterior",
     "policy_round",
     "compiled_entry",
@@ -280,7 +279,7 @@ def observe_block(blocks, mean, hc, gram, hsum, hone, stats, fit, arm, feats, y)
         hsum[off + j] += y * feats[j]
         hone[off + j] += feats[j]
         for k in range(m):
-            gram[off + j, off + k] += feats[j] * feats[k]
+            gram[arm, j, k] += feats[j] * feats[k]
     stats[0] += 1.0
     stats[1] += y
     stats[2] += y * y
@@ -467,9 +466,8 @@ def dual_posterior_blocks(P, dvec, arms, feats, yc, rho):  # pragma: no cover - 
 
 @njit(cache=True)
 def packed_size(K, m):
-    """Length of the posterior part of the buffer :func:`unpack` reads: ``K m² + 4 K m + (K m)² + 8``."""
-    F = K * m
-    return K * m * m + 4 * F + F * F + 8
+    """Length of the posterior part of the buffer :func:`unpack` reads: ``2 K m² + 4 K m + 8``."""
+    return 2 * K * m * m + 4 * K * m + 8
 
 
 #: columns of a stored observation (:func:`observations`): arm, loss, tag, then the ``m`` features
@@ -487,15 +485,20 @@ def observations(state, K, m):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def unpack(state, K, m):  # pragma: no cover - compiled
-    """Views ``(cov, mean, hc, gram, hsum, hone, stats, fit)`` of ``ArmContextGP.packed``."""
+    """Views ``(cov, mean, hc, gram, hsum, hone, stats, fit)`` of ``ArmContextGP.packed``.
+
+    ``gram`` holds only the ``K`` diagonal ``m × m`` blocks of the
+    (block-diagonal) Gram matrix ``Σ φ φᵀ``, shape ``(K, m, m)``, so the
+    whole posterior part is a few kilobytes of contiguous memory.
+    """
     F = K * m
     cov = state[: K * m * m].reshape((K, m, m))
     start = K * m * m
     mean = state[start : start + F]
     hc = state[start + F : start + 2 * F]
     start += 2 * F
-    gram = state[start : start + F * F].reshape((F, F))
-    start += F * F
+    gram = state[start : start + K * m * m].reshape((K, m, m))
+    start += K * m * m
     hsum = state[start : start + F]
     hone = state[start + F : start + 2 * F]
     start += 2 * F
@@ -519,17 +522,6 @@ def scaled_blocks(blocks, sqrt_d):  # pragma: no cover - compiled
         for j in range(m):
             for k in range(m):
                 out[a, j, k] = blocks[a, j, k] * sqrt_d[j] * sqrt_d[k]
-    return out
-
-
-@njit(cache=True)
-def gram_blocks(gram, K, m):  # pragma: no cover - compiled
-    """The ``K`` diagonal ``m × m`` blocks of the (block-diagonal) Gram matrix, as a ``(K, m, m)`` array."""
-    out = np.empty((K, m, m))
-    for a in range(K):
-        for j in range(m):
-            for k in range(m):
-                out[a, j, k] = gram[a * m + j, a * m + k]
     return out
 
 
@@ -561,7 +553,7 @@ def refit_posterior(state, K, m, LA, P, sqrt_d, dvec, rho, nu0):  # pragma: no c
                 feats[i, j] = obs[i, OBS_FEATS + j]
         new_mean, new_cov, ok = dual_posterior_blocks(P, dvec, arms, feats, yc, rho)
     else:
-        blocks = scaled_blocks(gram_blocks(gram, K, m), sqrt_d)
+        blocks = scaled_blocks(gram, sqrt_d)
         new_mean, new_cov, ok = primal_posterior_blocks(LA, sqrt_d, blocks, rho, hcn)
     if not ok:
         return False

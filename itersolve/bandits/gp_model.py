@@ -170,7 +170,7 @@ class ArmContextGP:
     def reset(self) -> None:
         """Forget the data; the posterior is the prior at the middle of the grids."""
         self._allocate(0)
-        # gram: Σ φ φᵀ (block diagonal: one m × m block per arm); hsum: Σ φ y; hone: Σ φ;
+        # gram: the diagonal m × m blocks of Σ φ φᵀ, one per arm (the rest is zero); hsum: Σ φ y; hone: Σ φ;
         # stats: n, Σ y, Σ y²; hc: Σ φ (y - m0); mean: posterior mean of the (centred) coefficients
         # fit = [m0, sigma2, yyc = Σ (y - m0)², snr index, lengthscale index]
         self.fit[:] = [0.0, 1.0, 0.0, self.snrs.size // 2, self.lengthscales.size // 2]
@@ -218,7 +218,7 @@ class ArmContextGP:
         """Shapes of :meth:`get_state` with ``n`` observations (for loading states of any length)."""
         F = self.F
         return {
-            "gram": (F, F), "hsum": (F,), "hone": (F,), "stats": (3,), "hc": (F,),
+            "gram": (self.K, self.m, self.m), "hsum": (F,), "hone": (F,), "stats": (3,), "hc": (F,),
             "cov": (self.K, self.m, self.m),
             "mean": (F,), "fit": (5,), "obs_arm": (n,), "obs_feat": (n, self.m), "obs_y": (n,), "obs_tag": (n,),
         }
@@ -298,7 +298,7 @@ class ArmContextGP:
         >>> gp = ArmContextGP(np.linspace(1.0, 1.9, 4), degree=1)
         >>> gp.load_data(np.array([0, 1, 1]), np.array([[1.0, 0.0], [1.0, 0.5], [1.0, -0.5]]), np.array([0.2, 0.3, 0.1]))
         >>> _ = gp.refit(select_hyperparameters=False)
-        >>> gp.n, gp.gram[2:4, 2:4].tolist()
+        >>> gp.n, gp.gram[1].tolist()
         (3, [[2.0, 0.0], [0.0, 0.5]])
         """
         arms = np.asarray(arms, dtype=np.int64)
@@ -312,8 +312,7 @@ class ArmContextGP:
         self._allocate(n, keep=self.packed)
         self._store(arms, feats, ys, tags)
         blocks, hs, ho = kern.data_stats(arms, feats, ys, K)
-        for a in range(K):
-            self.gram[a * m : (a + 1) * m, a * m : (a + 1) * m] = blocks[a]
+        self.gram[...] = blocks
         self.hsum[:], self.hone[:] = hs.reshape(-1), ho.reshape(-1)
         self.stats[:] = [float(n), float(ys.sum()), float(ys @ ys)]
 
@@ -347,7 +346,7 @@ class ArmContextGP:
             m0, hc, yyc = kern.centre(stats, self.hsum, self.hone)
             if n < self.F:  # the data kernel needs the observations themselves
                 arms, feats, ys = self.obs_arm, self.obs_feat, self.obs_y
-            blocks = kern.gram_blocks(self.gram, K, m)
+            blocks = self.gram
         else:
             arms, feats, ys = data
             n = arms.shape[0]

@@ -572,12 +572,14 @@ class ContextualGPThompson(ContextualPolicy):
 
     def select(self, context: float | None = None) -> int:
         """Draw the arm to play next (see :meth:`Policy.select`)."""
-        if type(context) is float and math.isfinite(context) and self.t < self._next_event:
-            # fast path of the closed loop (update, then select; the round clips the context)
+        # fast path of the closed loop (update, then select; the round clips the context);
+        # ``c - c == 0`` holds exactly for finite floats
+        if type(context) is float and context - context == 0.0 and self.t < self._next_event:
             p = self._pending
             if p is not None:
                 self._pending = None
-                arm = self._round(self._model.packed, self._ctl, p[0], p[1], p[2], context)
+                a, y, pc = p
+                arm = self._round(self._model.packed, self._ctl, a, y, pc, context)
                 if arm >= 0:
                     return arm
         return super().select(context)
@@ -586,7 +588,7 @@ class ContextualGPThompson(ContextualPolicy):
         """Learn from the loss of having played ``arm`` (see :meth:`Policy.update`)."""
         if (
             self._pending is None and type(arm) is int and 0 <= arm < self.n_arms
-            and type(loss) is float and 0.0 <= loss <= 1.0 and type(context) is float and math.isfinite(context)
+            and type(loss) is float and 0.0 <= loss <= 1.0 and type(context) is float and context - context == 0.0
         ):  # fast path: the same checks as Policy.update for plain Python numbers, after a select
             self._pending = (arm, loss, context)
             self.t += 1
