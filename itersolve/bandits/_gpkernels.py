@@ -68,21 +68,41 @@ def _sigma2(q: float, stats: np.ndarray, nu0: float) -> float:
 
 @njit(cache=True, fastmath=True)
 def cholesky_inplace(A):  # pragma: no cover - compiled
-    """Lower Cholesky factor in the lower triangle of ``A`` (upper set to 0); False if not SPD."""
+    """Lower Cholesky factor in the lower triangle of ``A`` (upper set to 0); False if not SPD.
+
+    Column by column (Crout), four rows at a time: each row ``j`` of the
+    factor is read once for four dot products, which roughly halves the
+    time at the sizes used here (``n`` ≈ 80).
+    """
     n = A.shape[0]
     for j in range(n):
-        d = A[j, j]
+        rj = A[j]
+        d = rj[j]
         for k in range(j):
-            d -= A[j, k] * A[j, k]
+            d -= rj[k] * rj[k]
         if not d > 0.0:
             return False
         d = math.sqrt(d)
-        A[j, j] = d
-        for i in range(j + 1, n):
-            acc = A[i, j]
+        rj[j] = d
+        inv = 1.0 / d
+        i = j + 1
+        while i + 3 < n:
+            r0, r1, r2, r3 = A[i], A[i + 1], A[i + 2], A[i + 3]
+            a0, a1, a2, a3 = r0[j], r1[j], r2[j], r3[j]
             for k in range(j):
-                acc -= A[i, k] * A[j, k]
-            A[i, j] = acc / d
+                x = rj[k]
+                a0 -= r0[k] * x
+                a1 -= r1[k] * x
+                a2 -= r2[k] * x
+                a3 -= r3[k] * x
+            r0[j], r1[j], r2[j], r3[j] = a0 * inv, a1 * inv, a2 * inv, a3 * inv
+            i += 4
+        for i in range(i, n):
+            ri = A[i]
+            acc = ri[j]
+            for k in range(j):
+                acc -= ri[k] * rj[k]
+            ri[j] = acc * inv
     for i in range(n):
         for j in range(i + 1, n):
             A[i, j] = 0.0
@@ -265,13 +285,14 @@ def data_stats(arms, feats, ys, K):  # pragma: no cover - compiled
 
 # ----------------------------------------------------------------------------- per-round work of the contextual model
 @njit(cache=True)
-def observe_block(blocks, mean, hc, gram, hsum, hone, stats, fit, arm, feats, y):  # pragma: no cover - compiled
+def observe_block(blocks, mean, hc, gram, hsum, hone, stats, fit, arm, feats, y, work):  # pragma: no cover - compiled
     """Add one observation, updating the played arm's marginal posterior exactly.
 
     ``blocks[a]`` is arm ``a``'s marginal posterior covariance / σ² of its
     coefficients; an observation of arm ``a`` changes its own marginal
     exactly as a rank-one update (the other arms learn from it at the next
-    refit, through the prior coupling).
+    refit, through the prior coupling). ``work``: scratch of length ``m``
+    (a round allocates nothing).
     """
     m = feats.shape[0]
     off = arm * m
@@ -284,10 +305,12 @@ def observe_block(blocks, mean, hc, gram, hsum, hone, stats, fit, arm, feats, y)
     stats[1] += y
     stats[2] += y * y
     B = blocks[arm]
-    sphi = np.zeros(m)
+    sphi = work[:m]
     for j in range(m):
+        acc = 0.0
         for k in range(m):
-            sphi[j] += B[j, k] * feats[k]
+            acc += B[j, k] * feats[k]
+        sphi[j] = acc
     denom = 1.0
     pred = 0.0
     for j in range(m):
@@ -327,23 +350,29 @@ def thompson_argmin_blocks(blocks, mean, m0, sigma2, feats, z, scale):  # pragma
 
 @njit(cache=True, fastmath=True)
 def _tri_inverse(C):  # pragma: no cover - compiled
-    """Inverse of a lower-triangular matrix, row by row with contiguous updates, ``n³/6`` FMAs."""
+    """Inverse of a lower-triangular matrix, ``n³/6`` FMAs.
+
+    Row ``i`` of ``W = C⁻¹`` is ``-(Σ_{k<i} C[i, k] W[k, :]) / C[i, i]`` on its
+    first ``i`` entries: contiguous row updates, four rows ``k`` at a time.
+    """
     n = C.shape[0]
     W = np.zeros((n, n))
-    acc = np.empty(n)
     for i in range(n):
-        for j in range(i):
-            acc[j] = 0.0
-        ci = C[i]
-        for k in range(i):
-            c = ci[k]
-            wk = W[k]
+        ci, wi = C[i], W[i]
+        k = 0
+        while k + 3 < i:
+            c0, c1, c2, c3 = ci[k], ci[k + 1], ci[k + 2], ci[k + 3]
+            w0, w1, w2, w3 = W[k], W[k + 1], W[k + 2], W[k + 3]
+            for j in range(k + 4):
+                wi[j] += c0 * w0[j] + c1 * w1[j] + c2 * w2[j] + c3 * w3[j]
+            k += 4
+        for k in range(k, i):
+            c, wk = ci[k], W[k]
             for j in range(k + 1):
-                acc[j] += c * wk[j]
+                wi[j] += c * wk[j]
         d = 1.0 / ci[i]
-        wi = W[i]
         for j in range(i):
-            wi[j] = -acc[j] * d
+            wi[j] = -wi[j] * d
         wi[i] = d
     return W
 
@@ -571,20 +600,20 @@ def refit_posterior(state, K, m, LA, P, sqrt_d, dvec, rho, nu0):  # pragma: no c
 
 #: layout of the control array of :func:`policy_round`: context range, warp, draw scale, next row of
 #: normals, number of arms ``K`` and of features ``m``; then ``m`` entries of scratch for one context's
-#: features, then the standard normals of the draws, ``K`` per row (:func:`control_size`)
+#: features and ``m`` of work space, then the standard normals of the draws, ``K`` per row (:func:`control_size`)
 CTL_LO, CTL_HI, CTL_WARP, CTL_SCALE, CTL_ZPOS, CTL_K, CTL_M, CTL_FEATS = 0, 1, 2, 3, 4, 5, 6, 7
 
 
 def control_size(K: int, m: int, rows: int) -> int:
     """Length of a control array of :func:`policy_round` with ``rows`` rows of normals."""
-    return CTL_FEATS + m + rows * K
+    return CTL_FEATS + 2 * m + rows * K
 
 
 @njit(cache=True)
 def control_normals(ctl):  # pragma: no cover - compiled
     """The rows of standard normals of a control array (a view)."""
     K, m = int(ctl[CTL_K]), int(ctl[CTL_M])
-    return ctl[CTL_FEATS + m :].reshape((-1, K))
+    return ctl[CTL_FEATS + 2 * m :].reshape((-1, K))
 
 
 @njit(cache=True)
@@ -616,7 +645,7 @@ def policy_round(state, ctl, arm, y, pc, c):  # pragma: no cover - compiled
         row[OBS_TAG] = pc
         for j in range(m):
             row[OBS_FEATS + j] = f[j]
-        observe_block(cov, mean, hc, gram, hsum, hone, stats, fit, arm, f, y)
+        observe_block(cov, mean, hc, gram, hsum, hone, stats, fit, arm, f, y, ctl[CTL_FEATS + m : CTL_FEATS + 2 * m])
     if math.isnan(c):
         return -1
     zbuf = control_normals(ctl)

@@ -284,7 +284,8 @@ class ArmContextGP:
         self._obs[n, kern.OBS_ARM], self._obs[n, kern.OBS_Y], self._obs[n, kern.OBS_TAG] = arm, y, tag
         self._obs[n, kern.OBS_FEATS :] = feats
         kern.observe_block(
-            self.cov, self.mean, self.hc, self.gram, self.hsum, self.hone, self.stats, self.fit, int(arm), feats, float(y)
+            self.cov, self.mean, self.hc, self.gram, self.hsum, self.hone, self.stats, self.fit, int(arm), feats, float(y),
+            np.empty(self.m),
         )
 
     def load_data(self, arms: np.ndarray, feats: np.ndarray, ys: np.ndarray, tags: np.ndarray | None = None) -> None:
