@@ -134,27 +134,29 @@ def _backward(C, b, out):  # pragma: no cover - compiled
 def _build_m1(LA, blocks):  # pragma: no cover - compiled
     """Lower block triangle of ``(L_A ⊗ I)ᵀ blockdiag(blocks) (L_A ⊗ I)`` for lower-triangular ``L_A``.
 
-    Block ``(b, c)`` is ``Σ_{a ≥ b} L_A[a, b] L_A[a, c] blocks[a]``; the blocks
-    above the diagonal are left zero (the Cholesky factorisation reads the
-    lower triangle only).
+    Block ``(b, c)`` is ``Σ_{a ≥ b} L_A[a, b] L_A[a, c] blocks[a]``, summed
+    over flattened ``m²`` blocks (contiguous) before it is written; the
+    blocks above the diagonal are left zero (the Cholesky factorisation
+    reads the lower triangle only).
     """
     K = LA.shape[0]
     m = blocks.shape[1]
-    F = K * m
-    M1 = np.zeros((F, F))
-    for a in range(K):
-        for b in range(a + 1):
-            lab = LA[a, b]
-            if lab == 0.0:
-                continue
-            for c in range(b + 1):
-                w = lab * LA[a, c]
-                if w == 0.0:
-                    continue
-                for j in range(m):
-                    row = M1[b * m + j]
-                    for k in range(m):
-                        row[c * m + k] += w * blocks[a, j, k]
+    mm = m * m
+    flat = np.ascontiguousarray(blocks).reshape((K, mm))
+    M1 = np.zeros((K * m, K * m))
+    acc = np.empty(mm)
+    for b in range(K):
+        for c in range(b + 1):
+            acc[:] = 0.0
+            for a in range(b, K):
+                w = LA[a, b] * LA[a, c]
+                fa = flat[a]
+                for t in range(mm):
+                    acc[t] += w * fa[t]
+            for j in range(m):
+                row = M1[b * m + j]
+                for k in range(m):
+                    row[c * m + k] = acc[j * m + k]
     return M1
 
 
