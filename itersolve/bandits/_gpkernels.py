@@ -235,16 +235,27 @@ def dual_scores(P, dvec, arms, feats, yc, rhos, a_ig, stats, nu0):  # pragma: no
 
 
 @njit(cache=True)
-def _warped_point(c, lo, hi, warp):  # pragma: no cover - compiled
-    """The point ``u ∈ [-1, 1]`` of context ``c`` (see :func:`warped_chebyshev`)."""
+def _warp_norm(warp):  # pragma: no cover - compiled
+    """``log(1 + 1/|warp|)``, the normaliser of a logarithmic warp (1 for the linear one, unused)."""
+    return math.log1p(1.0 / abs(warp)) if warp != 0.0 else 1.0
+
+
+@njit(cache=True, inline="always")
+def _warp_with(c, lo, hi, warp, norm):  # pragma: no cover - compiled
+    """:func:`_warped_point` with its normaliser ``norm = _warp_norm(warp)`` given (batches compute it once)."""
     z = (c - lo) / (hi - lo)
     z = min(max(z, 0.0), 1.0)
     if warp > 0.0:
-        return 2.0 * math.log1p(z / warp) / math.log1p(1.0 / warp) - 1.0
+        return 2.0 * math.log1p(z / warp) / norm - 1.0
     if warp < 0.0:
-        s = -warp
-        return 1.0 - 2.0 * math.log1p((1.0 - z) / s) / math.log1p(1.0 / s)
+        return 1.0 - 2.0 * math.log1p((1.0 - z) / -warp) / norm
     return 2.0 * z - 1.0
+
+
+@njit(cache=True)
+def _warped_point(c, lo, hi, warp):  # pragma: no cover - compiled
+    """The point ``u ∈ [-1, 1]`` of context ``c`` (see :func:`warped_chebyshev`)."""
+    return _warp_with(c, lo, hi, warp, _warp_norm(warp))
 
 
 @njit(cache=True)
@@ -262,8 +273,9 @@ def warped_chebyshev(c, lo, hi, warp, degree):  # pragma: no cover - compiled
 def warped_chebyshev_batch(contexts, lo, hi, warp, degree):  # pragma: no cover - compiled
     """:func:`warped_chebyshev` of every entry of ``contexts``, as rows (written in place, no per-row arrays)."""
     out = np.empty((contexts.shape[0], degree + 1))
+    norm = _warp_norm(warp)
     for i in range(contexts.shape[0]):
-        chebyshev_into(_warped_point(contexts[i], lo, hi, warp), out[i])
+        chebyshev_into(_warp_with(contexts[i], lo, hi, warp, norm), out[i])
     return out
 
 
@@ -415,32 +427,29 @@ def primal_posterior_blocks(LA, sqrt_d, blocks, rho, hc):  # pragma: no cover - 
             for j in range(m):
                 mean[a * m + j] += sr * LA[a, b] * sqrt_d[j] * w[b * m + j]
     # block a = ρ D½ (Σ_r z_r[a] z_r[a]ᵀ) D½ with z_r[(a, j)] = Σ_{b ≤ a} L_A[a, b] W[r, (b, j)], z_r = row r
-    # of C⁻¹ (L_A ⊗ I)ᵀ; W = C⁻¹ is lower triangular, so only b ≤ r // m contribute. W is read as
-    # Wt[j, r, b] = W[r, (b, j)] so that the sums over b run along contiguous rows of Wt and of L_A.
+    # of C⁻¹ (L_A ⊗ I)ᵀ; W = C⁻¹. For each feature j, Z_j[r, a] = z_r[(a, j)] is the product
+    # W[:, j::m] L_Aᵀ (one BLAS call on a contiguous copy), and block a sums Z_j[:, a] Z_k[:, a] over r.
     W = _tri_inverse(B)
-    Wt = np.empty((m, F, K))
-    for r in range(F):
-        for b in range(K):
-            for j in range(m):
-                Wt[j, r, b] = W[r, b * m + j]
+    LAT = np.ascontiguousarray(LA.T)
+    Wj = np.empty((F, K))
+    Z = np.empty((m, F, K))
+    for j in range(m):
+        for r in range(F):
+            for b in range(K):
+                Wj[r, b] = W[r, b * m + j]
+        Z[j] = np.dot(Wj, LAT)
     acc = np.zeros((K, m, m))
-    z = np.empty(F)
-    for r in range(F):
-        bmax = min(K, r // m + 1)
-        for a in range(K):
-            nb = min(a + 1, bmax)
-            la = LA[a]
-            for j in range(m):
-                wt = Wt[j, r]
-                v = 0.0
-                for b in range(nb):
-                    v += la[b] * wt[b]
-                z[a * m + j] = v
-        for a in range(K):
-            for j in range(m):
-                zj = z[a * m + j]
-                for k in range(j + 1):
-                    acc[a, j, k] += zj * z[a * m + k]
+    col = np.empty(K)
+    for j in range(m):
+        for k in range(j + 1):
+            col[:] = 0.0
+            zj, zk = Z[j], Z[k]
+            for r in range(F):
+                zjr, zkr = zj[r], zk[r]
+                for a in range(K):
+                    col[a] += zjr[a] * zkr[a]
+            for a in range(K):
+                acc[a, j, k] = col[a]
     out = np.empty((K, m, m))
     for a in range(K):
         for j in range(m):

@@ -37,7 +37,7 @@ def chebyshev_features(u: float, degree: int) -> np.ndarray:  # pragma: no cover
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def chebyshev_into(u: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """Write ``[T_0(u), ..., T_d(u)]`` into ``out`` (length ``d + 1``), allocating nothing.
 

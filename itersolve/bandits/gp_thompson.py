@@ -123,7 +123,7 @@ def _due(n: int, every: int) -> bool:
 
 
 #: standard normals drawn per call of the random generator (contextual policy)
-_ZBLOCK = 64
+_ZBLOCK = 256
 
 #: keys of the state whose length is the number of observations
 _GROWING = ("obs_arm", "obs_feat", "obs_y", "obs_ctx")
