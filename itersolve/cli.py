@@ -20,6 +20,20 @@ __all__ = ["main", "build_parser"]
 SUITES = ("convergence", "perf", "kernels", "solvers", "gnn", "bandits", "dcdm", "stagger", "cuda")
 
 
+def _per_dim(text: str) -> tuple[int, str]:
+    """``"2=VALUE"`` → ``(2, "VALUE")``, the form of ``bench dcdm --models`` and ``--sizes``.
+
+    Examples
+    --------
+    >>> _per_dim("3=32,64")
+    (3, '32,64')
+    """
+    dim, sep, value = text.partition("=")
+    if not sep or dim.strip() not in ("2", "3") or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected DIM=VALUE with DIM 2 or 3, got {text!r}")
+    return int(dim), value.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``itersolve`` command."""
     parser = argparse.ArgumentParser(prog="itersolve", description=__doc__.splitlines()[0])
@@ -41,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", metavar="DIR", default="bench-results", help="where JSON and PNG go")
     bench.add_argument("--cache-dir", metavar="DIR",
                        help="bandits suite: store/reuse the per-arm cost tables here (they take ~30 min to build at --full)")
+    bench.add_argument("--models", type=_per_dim, nargs="+", metavar="DIM=MODEL",
+                       help="dcdm suite: the model of a dimension (shipped name or .safetensors), e.g. 2=dcdm2d-64")
+    bench.add_argument("--sizes", type=_per_dim, nargs="+", metavar="DIM=SIDES",
+                       help="dcdm suite: only these dimensions, at these grid sides, e.g. 2=64,128 3=32")
     bench.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     bench.add_argument("--simulator", action="store_true",
                        help="cuda suite: run at toy sizes on the Numba CUDA simulator (no GPU needed)")
@@ -117,8 +135,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from .bench import run_suite
 
+    dcdm_options = {}
+    if args.models:
+        dcdm_options["models"] = dict(args.models)
+    if args.sizes:
+        try:
+            dcdm_options["sizes"] = {d: tuple(int(v) for v in sides.split(",")) for d, sides in args.sizes}
+        except ValueError:
+            build_parser().error(f"--sizes: grid sides must be integers, got {args.sizes}")
     run_suite(args.suite, full=args.full, matrix=args.matrix, out_dir=args.out, progress=not args.no_progress,
-              simulator=args.simulator, cache_dir=args.cache_dir)
+              simulator=args.simulator, cache_dir=args.cache_dir, **dcdm_options)
     return 0
 
 

@@ -16,12 +16,15 @@ __all__ = ["run_suite"]
 
 
 def run_suite(suite: str, *, full: bool = False, matrix: str | None = None, out_dir: str = "bench-results",
-              progress: bool = True, simulator: bool = False, cache_dir: str | None = None) -> dict:
+              progress: bool = True, simulator: bool = False, cache_dir: str | None = None,
+              models: dict[int, str] | None = None, sizes: dict[int, tuple[int, ...]] | None = None) -> dict:
     """Run one suite by name: convergence, kernels, solvers, perf (= kernels + solvers), gnn, bandits, dcdm, stagger or cuda.
 
     ``simulator`` (cuda suite only) switches the Numba CUDA simulator on and
     runs that suite at toy sizes; ``cache_dir`` (bandits suite only) keeps the
-    per-arm cost tables between runs.
+    per-arm cost tables between runs; ``models`` and ``sizes`` (dcdm suite
+    only) replace the shipped model of a dimension and the grid sides
+    (only the dimensions named run).
     """
     from .report import write_json
 
@@ -29,6 +32,8 @@ def run_suite(suite: str, *, full: bool = False, matrix: str | None = None, out_
         raise ValueError("--simulator applies to the cuda suite only")
     if cache_dir is not None and suite != "bandits":
         raise ValueError("--cache-dir applies to the bandits suite only")
+    if (models or sizes) and suite != "dcdm":
+        raise ValueError("--models and --sizes apply to the dcdm suite only")
     if suite == "cuda":
         if matrix is not None:
             raise ValueError("--matrix applies to the convergence suite only")
@@ -52,7 +57,8 @@ def run_suite(suite: str, *, full: bool = False, matrix: str | None = None, out_
 
         module = importlib.import_module(f"{__name__}.{suite}")
         print(f"== {suite} ==")
-        return {suite: module.run(quick=not full, out_dir=out_dir, progress=progress)}
+        extra = {"models": models, "sizes": sizes} if suite == "dcdm" else {}
+        return {suite: module.run(quick=not full, out_dir=out_dir, progress=progress, **extra)}
 
     if suite == "bandits":
         if matrix is not None:

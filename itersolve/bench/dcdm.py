@@ -15,7 +15,11 @@ step over the network's direction and the IC(0)-preconditioned residual,
 ``dcdm(..., M=IC0(A))``; the factorisation counts in its setup time) and,
 in full mode on 64² and 128², also with the paper's two
 ("DCDM-2", capped at CG's iteration count: slower than CG is a miss either
-way).
+way). With a multigrid-structured network (``multigrid=1``) the same
+architecture untrained also runs ("DCDM-untrained"): its smoothers' learned
+parts start at zero, so it is the plain geometric V(1,1)-cycle with damped
+Jacobi that training starts from, and the gap between the two rows is what
+the learning adds.
 
 Per row: iterations, setup time (IC(0) factorisation, AMG hierarchy; for
 DCDM the solver's own setup, the shipped model being loaded once per
@@ -28,15 +32,14 @@ the smallest to the largest size is reported per method.
 torch runs with one thread (:data:`TORCH_THREADS`): the machines are shared
 2-core boxes.
 
-Other models than the shipped defaults (:data:`MODELS`) are compared from the
-command line of this module, which also takes the sizes::
+Other models than the shipped defaults (:data:`MODELS`) and other sizes are
+chosen on the command line::
 
-    python -m itersolve.bench.dcdm --full --models 2=dcdm2d-64 --sizes 2=64,128,256 --out DIR
+    itersolve bench dcdm --full --models 2=dcdm2d-64 --sizes 2=64,128,256 --out DIR
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any
@@ -51,20 +54,22 @@ from ..solvers.dcdm import dcdm
 from .report import format_table, write_json
 from .report import progress as progress_bar
 
-__all__ = ["run", "main", "SIZES", "RTOLS", "MODELS", "TORCH_THREADS", "MAXITER"]
+__all__ = ["run", "SIZES", "RTOLS", "MODELS", "TORCH_THREADS", "MAXITER"]
 
 #: Grid sides per dimension: (quick, full).
 SIZES = {False: {2: (64, 128, 256), 3: (32, 64)}, True: {2: (64, 128), 3: (32,)}}
 RTOLS = (1e-4, 1e-6)
-#: Shipped models used per dimension: in 2-D the recursive network (fewer iterations than dcdm2d-64 at 128² and
-#: 256²), in 3-D the fixed-depth one (dcdm3d-ml, recursive, took more iterations at 32³ and 64³).
-MODELS = {2: "dcdm2d-ml", 3: "dcdm3d-32"}
+#: Shipped models used per dimension: the multigrid-structured networks (``multigrid=1``; 7/8/9 iterations at
+#: 64²/128²/256² against 31/57/127 for the U-Net dcdm2d-ml, and 8/25 at 32³/64³ against 34/135 for dcdm3d-32).
+MODELS = {2: "dcdm2d-mg", 3: "dcdm3d-mg"}
 TORCH_THREADS = 1
 #: The methods, in table order. "DCDM" keeps all directions (itersolve's default); "DCDM-2" is the
 #: paper's recurrence (the last two directions): full mode, 2-D sides up to DCDM2_MAX_SIDE only, capped
 #: at CG's iteration count (each of its iterations is a network call, and slower than CG is a miss anyway).
 #: "DCDM+IC0" is the hybrid ``dcdm(..., M=IC0(A))`` (one network call and one IC(0) solve per iteration).
-METHODS = ("CG", "IC(0)-PCG", "AMG-PCG", "DCDM", "DCDM+IC0", "DCDM-2")
+#: "DCDM-untrained": the model's architecture with its initial weights (multigrid networks only: the
+#: geometric V-cycle their training starts from).
+METHODS = ("CG", "IC(0)-PCG", "AMG-PCG", "DCDM", "DCDM+IC0", "DCDM-2", "DCDM-untrained")
 DCDM2_MAX_SIDE = 128
 #: Iteration cap of every method (a miss is reported as not converged).
 MAXITER = 3000
@@ -136,8 +141,9 @@ def run(quick: bool = True, out_dir: str | Path | None = "bench-results", progre
     progress : bool
         tqdm bar over the systems.
     sizes, models, systems
-        Overrides for tests: grid sides per dimension, models (names, paths
-        or networks) per dimension, and systems per size.
+        Grid sides per dimension (only those run; ``--sizes``), models
+        (names, paths or networks) replacing :data:`MODELS` per dimension
+        (``--models``), and systems per size.
 
     Returns
     -------
@@ -161,6 +167,7 @@ def run(quick: bool = True, out_dir: str | Path | None = "bench-results", progre
             spec = models[dim]
             nets[dim] = resolve_model(spec)[0] if isinstance(spec, (str, Path)) else spec
             load_time[dim] = time.perf_counter() - t0
+        untrained = {dim: _untrained_twin(net) for dim, net in nets.items()}
         cases = [(dim, side, i) for dim in sorted(sizes) for side in sizes[dim] for i in range(systems)]
         rows, histories = [], {}
         for dim, side, i in progress_bar(cases, total=len(cases), desc="dcdm", enabled=progress):
@@ -173,13 +180,16 @@ def run(quick: bool = True, out_dir: str | Path | None = "bench-results", progre
                     histories[f"{dim}D {side} {rtol:.0e} {method}"] = res.residuals / np.linalg.norm(b)
                 cg_iters = next(r["iterations"] for r in reversed(rows) if r["method"] == "CG")
                 for method, memory, cap in (("DCDM", None, DCDM_MAXITER), ("DCDM+IC0", None, DCDM_MAXITER),
-                                            ("DCDM-2", 2, cg_iters)):
+                                            ("DCDM-2", 2, cg_iters), ("DCDM-untrained", None, DCDM_MAXITER)):
                     if method == "DCDM-2" and (dim != 2 or side > DCDM2_MAX_SIDE or quick):
+                        continue
+                    net = untrained[dim] if method == "DCDM-untrained" else nets[dim]
+                    if net is None:
                         continue
                     t0 = time.perf_counter()
                     M = IC0(system.A) if method == "DCDM+IC0" else None
                     build = time.perf_counter() - t0
-                    res = dcdm(system, b, model=nets[dim], rtol=rtol, maxiter=cap, memory=memory, M=M)
+                    res = dcdm(system, b, model=net, rtol=rtol, maxiter=cap, memory=memory, M=M)
                     rows.append({**_row(label, rtol, method, res, build), "dim": dim, "side": side,
                                  "fallback_causes": res.details["fallbacks"]})
                     histories[f"{dim}D {side} {rtol:.0e} {method}"] = res.residuals / np.linalg.norm(b)
@@ -331,42 +341,11 @@ def _plot(summary: list[dict], histories: dict, sizes: dict[int, tuple[int, ...]
     return path
 
 
-def _per_dim(text: str) -> tuple[int, str]:
-    """``"2=VALUE"`` → ``(2, "VALUE")`` (the form of ``--models`` and ``--sizes``)."""
-    dim, sep, value = text.partition("=")
-    if not sep or dim.strip() not in ("2", "3") or not value.strip():
-        raise argparse.ArgumentTypeError(f"expected DIM=VALUE with DIM 2 or 3, got {text!r}")
-    return int(dim), value.strip()
+def _untrained_twin(net: Any) -> Any:
+    """The untrained network of ``net``'s architecture if it is a multigrid one (else None)."""
+    if not getattr(net, "multigrid", 0):
+        return None
+    from ..solvers.deep_directions.model import build_model
 
-
-def main(argv: list[str] | None = None) -> dict:
-    """``python -m itersolve.bench.dcdm``: the benchmark with chosen models and sizes.
-
-    ``--models 2=NAME_OR_PATH`` replaces the shipped model of a dimension;
-    ``--sizes 2=64,128`` runs only the dimensions named, at those sides
-    (default: :data:`SIZES` of ``--full`` or quick mode).
-
-    Examples
-    --------
-    >>> payload = main(["--sizes", "2=8", "--models", "2=dcdm2d-64", "--out", "none", "--no-progress"])
-    system ...
-    >>> payload["sizes"], payload["models"]
-    ({2: (8,)}, {2: 'dcdm2d-64'})
-    """
-    parser = argparse.ArgumentParser(prog="python -m itersolve.bench.dcdm", description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="the full sizes (default: quick)")
-    parser.add_argument("--models", type=_per_dim, nargs="+", default=[], metavar="DIM=MODEL",
-                        help=f"models per dimension (shipped name or .safetensors; default {MODELS})")
-    parser.add_argument("--sizes", type=_per_dim, nargs="+", default=None, metavar="DIM=SIDES",
-                        help="grid sides per dimension, comma-separated (e.g. 2=64,128,256 3=32)")
-    parser.add_argument("--systems", type=int, default=1, help="systems per size (default 1)")
-    parser.add_argument("--out", default="bench-results", help="where dcdm.json and dcdm.png go ('none': nowhere)")
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    sizes = None if args.sizes is None else {d: tuple(int(v) for v in sides.split(",")) for d, sides in args.sizes}
-    return run(quick=not args.full, out_dir=None if args.out == "none" else args.out, progress=not args.no_progress,
-               sizes=sizes, models=dict(args.models), systems=args.systems)
-
-
-if __name__ == "__main__":
-    main()
+    return build_model(dim=net.dim, channels=net.channels, levels=net.levels, coarsest=net.coarsest,
+                       multigrid=net.multigrid).eval()

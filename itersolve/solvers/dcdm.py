@@ -85,8 +85,9 @@ def _is_torch_module(model: Any) -> bool:
     return torch is not None and isinstance(model, torch.nn.Module)
 
 
-def _direction_fn(model: Any, fluid: np.ndarray | None) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
-    """The model as ``r -> d`` on vectors, and a label for the result."""
+def _direction_fn(model: Any, fluid: np.ndarray | None, diag: np.ndarray | None = None
+                  ) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """The model as ``r -> d`` on vectors, and a label for the result (``diag``: A's, for a multigrid network)."""
     if isinstance(model, (str, os.PathLike)) or _is_torch_module(model):
         from .deep_directions import require_torch
 
@@ -99,7 +100,7 @@ def _direction_fn(model: Any, fluid: np.ndarray | None) -> tuple[Callable[[np.nd
         if fluid is None:
             raise ValueError("a DCDM network works on the grid: pass grid=<fluid mask> or a PressureSystem as A "
                              "(itersolve.pdes.fluids.pressure.pressure_system)")
-        return NetworkDirections(net, fluid), label
+        return NetworkDirections(net, fluid, diag), label
     if callable(model):
         return model, getattr(model, "__name__", type(model).__name__)
     raise TypeError(f"model must be a shipped name, a .safetensors path, a DCDMNet or a callable r -> d, "
@@ -232,13 +233,13 @@ def dcdm(
     problem = prepare(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter)
     n, dtype = problem.n, problem.dtype
     fluid = _grid_mask(grid, n)
-    direction, label = _direction_fn(model, fluid)
+    diag = sparse.diagonal(problem.csr, nonzero=False)
+    direction, label = _direction_fn(model, fluid, diag)
     if pair not in ("multiplicative", "additive"):
         raise ValueError(f"pair must be 'multiplicative' or 'additive', got {pair!r}")
     precond = as_preconditioner(M, n, dtype=dtype)
     zbuf = None if precond is None else np.empty(n, dtype=getattr(precond, "dtype", dtype))
     op, bvec, x, target = problem.op, problem.b, problem.x, problem.target
-    diag = sparse.diagonal(problem.csr, nonzero=False)
     # a zero diagonal entry is an empty row of a positive semidefinite A (a null-space direction): skip it
     inv_diag = np.divide(1.0, diag, out=np.zeros_like(diag), where=diag != 0).astype(dtype)
     t_loop = time.perf_counter()

@@ -52,12 +52,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--coarsest", type=int, default=0,
                         help="recursive network: below --levels, one shared block pair pooled until the longest "
                              "side is at most this (0: fixed depth, the default)")
+    parser.add_argument("--multigrid", type=int, default=0, choices=(0, 1),
+                        help="1: V-cycle structure with the known stencil (needs --coarsest; default 0: U-Net)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--max-minutes", type=float, default=0.0, help="stop after the epoch past this (0: none)")
     parser.add_argument("--init", default=None, metavar="NAME_OR_PATH",
                         help="fine-tune: start from a shipped model name or a .safetensors checkpoint "
-                             "(dim, channels, levels and coarsest are then the parent's)")
+                             "(dim, channels, levels, coarsest and multigrid are then the parent's)")
     parser.add_argument("--out", required=True, metavar="FILE.safetensors", help="best checkpoint (+ .json)")
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
 

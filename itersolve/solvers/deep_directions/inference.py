@@ -34,6 +34,9 @@ class NetworkDirections:
     net : DCDMNet
     fluid : ndarray of bool
         ``True`` on the cells that carry unknowns; ``net.dim`` must equal ``fluid.ndim``.
+    diag : ndarray, optional
+        The matrix diagonal, one entry per fluid cell: the multigrid network
+        (``multigrid=1``) builds its fine stencil from it (other networks ignore it).
 
     Raises
     ------
@@ -41,7 +44,7 @@ class NetworkDirections:
         When the network is for another dimension than the mask.
     """
 
-    def __init__(self, net: DCDMNet, fluid: np.ndarray):
+    def __init__(self, net: DCDMNet, fluid: np.ndarray, diag: np.ndarray | None = None):
         fluid = np.asarray(fluid, dtype=bool)
         dim = getattr(net, "dim", None)
         if dim != fluid.ndim:
@@ -52,10 +55,15 @@ class NetworkDirections:
         self._cells = torch.as_tensor(np.flatnonzero(fluid.ravel()))
         self._shape = fluid.shape
         self._mask = torch.as_tensor(fluid, dtype=torch.float32)[None, None]
+        self._diag = None
+        if diag is not None and getattr(net, "multigrid", 0):
+            grid = torch.zeros(int(np.prod(self._shape)), dtype=torch.float32)
+            grid[self._cells] = torch.as_tensor(np.asarray(diag, dtype=np.float32))
+            self._diag = grid.reshape(1, 1, *self._shape)
 
     def __call__(self, r: np.ndarray) -> np.ndarray:
         grid = torch.zeros(int(np.prod(self._shape)), dtype=torch.float32)
         grid[self._cells] = torch.as_tensor(np.asarray(r, dtype=np.float32))
         with torch.inference_mode():
-            out = self.net(grid.reshape(1, 1, *self._shape), self._mask)
+            out = self.net(grid.reshape(1, 1, *self._shape), self._mask, self._diag)
         return out.reshape(-1)[self._cells].numpy().astype(np.asarray(r).dtype, copy=False)

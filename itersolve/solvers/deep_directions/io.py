@@ -1,8 +1,9 @@
 """Saving and loading DCDM networks: safetensors + a JSON config, no pickle.
 
 ``PATH.safetensors`` holds the tensors (metadata: ``dim``, ``channels``,
-``levels``, ``coarsest``); ``PATH.json`` next to it holds ``kind: "dcdm"``, those four
-(a config without ``coarsest``, written before it existed, means 0: the fixed-depth network),
+``levels``, ``coarsest``, ``multigrid``); ``PATH.json`` next to it holds ``kind: "dcdm"``, those five
+(a config without ``coarsest`` or ``multigrid``, written before they existed, means 0: the
+fixed-depth network, the U-Net),
 the training settings, the command that produced the weights and the
 ``sha256`` of the weights file. :func:`load_model` checks all of them and
 raises :class:`WeightsError` (a ``ValueError``) when anything is off.
@@ -40,7 +41,7 @@ KIND = "dcdm"
 #: Version of the checkpoint layout.
 FORMAT_VERSION = 1
 #: The architecture fields of a config and their defaults (a missing field has the value it had before it existed).
-_ARCH = {"dim": None, "channels": None, "levels": None, "coarsest": 0}
+_ARCH = {"dim": None, "channels": None, "levels": None, "coarsest": 0, "multigrid": 0}
 
 
 

@@ -104,6 +104,7 @@ class GridBatch:
         self.cells = torch.as_tensor(np.flatnonzero(system.fluid.ravel()))
         self.mask = torch.as_tensor(system.fluid, dtype=torch.float32)[None, None]
         self.A = torch_operator(system.A)
+        self.diag = self.to_grid(torch.as_tensor(system.A.diagonal(), dtype=torch.float32)[None])
 
     def to_grid(self, v: torch.Tensor) -> torch.Tensor:
         out = torch.zeros(v.shape[0], int(np.prod(self.shape)), dtype=v.dtype)
@@ -113,7 +114,8 @@ class GridBatch:
     def apply(self, net: DCDMNet, b: torch.Tensor) -> torch.Tensor:
         """``f(b)`` as vectors ``(batch, n)``."""
         mask = self.mask.expand(b.shape[0], *self.mask.shape[1:])
-        return net(self.to_grid(b), mask).reshape(b.shape[0], -1)[:, self.cells]
+        diag = self.diag.expand(b.shape[0], *self.diag.shape[1:]) if getattr(net, "multigrid", 0) else None
+        return net(self.to_grid(b), mask, diag).reshape(b.shape[0], -1)[:, self.cells]
 
 
 @dataclass
@@ -135,9 +137,10 @@ class TrainConfig:
     epochs, batch_size : int
     lr : float
         Adam learning rate (cosine-decayed to 10 % over the run).
-    channels, levels, coarsest : int
-        Network width, pooling levels with their own weights and the recursive
-        coarse levels' stopping side (0: none) (:class:`.model.DCDMNet`).
+    channels, levels, coarsest, multigrid : int
+        Network width, pooling levels with their own weights, the recursive
+        coarse levels' stopping side (0: none) and the V-cycle structure
+        (1; needs ``coarsest`` > 0) (:class:`.model.DCDMNet`).
     seed : int
     threads : int
         ``torch.set_num_threads`` during training.
@@ -167,6 +170,7 @@ class TrainConfig:
     channels: int = 16
     levels: int = 1
     coarsest: int = 0
+    multigrid: int = 0
     seed: int = 0
     threads: int = 1
     max_minutes: float = 0.0
@@ -276,7 +280,7 @@ def train(cfg: TrainConfig | None = None, *, out: str | Path | None = None, prog
     parent, init_from = _parent(cfg.init)
     if parent is not None:
         cfg = dataclasses.replace(cfg, dim=int(parent.dim), channels=int(parent.channels), levels=int(parent.levels),
-                                  coarsest=int(parent.coarsest))
+                                  coarsest=int(parent.coarsest), multigrid=int(getattr(parent, "multigrid", 0)))
     t_start = time.perf_counter()
     threads = torch.get_num_threads()
     torch.set_num_threads(int(cfg.threads))
@@ -294,7 +298,7 @@ def train(cfg: TrainConfig | None = None, *, out: str | Path | None = None, prog
                 vdata = RitzData.build([s], cfg.ritz, seed=seed_for("val", i))
                 vecs = torch.as_tensor(vdata.batch(0, 16, np.random.default_rng(seed_for("val", i))))
                 val.append((GridBatch(s), s, vecs, random_rhs(s, seed=seed_for("val", i))))
-        net = build_model(cfg.dim, cfg.channels, cfg.levels, cfg.coarsest)
+        net = build_model(cfg.dim, cfg.channels, cfg.levels, cfg.coarsest, cfg.multigrid)
         if parent is not None:
             net.load_state_dict(parent.state_dict())
             net.train()
@@ -313,6 +317,7 @@ def train(cfg: TrainConfig | None = None, *, out: str | Path | None = None, prog
                   "command": command or cfg.command(out),
                   "description": f"DCDM {cfg.dim}-D CNN"
                                  + (f" (recursive coarse levels down to {cfg.coarsest})" if cfg.coarsest else "")
+                                 + (" with the V-cycle structure (known stencil)" if cfg.multigrid else "")
                                  + f", trained at {', '.join(f'{g}^{cfg.dim}' for g in cfg.grids)} on Ritz "
                                  f"vectors of {cfg.geometries} random obstacle layouts per side (open top)"
                                  + (f", fine-tuned from {cfg.init}" if parent is not None else "")}
