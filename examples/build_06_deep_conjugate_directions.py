@@ -15,7 +15,8 @@ residual like every itersolve solver, and falls back to the Jacobi direction for
 network's direction is unusable or clearly worse — the result says how often (`details['fallback_steps']`).
 
 Here: the projection step of an incompressible flow on a 2-D MAC grid with solid obstacles (walls closed,
-top open), solved with the shipped 2-D model `dcdm2d-64` against CG and IC(0)-PCG. Needs the `torch` extra."""),
+top open), solved with the shipped 2-D model `dcdm2d-mg` (multigrid-structured: learned smoothers in a V-cycle, so its
+iteration count hardly grows with the grid) against CG and IC(0)-PCG. Needs the `torch` extra."""),
     new_code_cell("""import numpy as np
 import torch
 import matplotlib
@@ -31,7 +32,7 @@ from itersolve.solvers.dcdm import dcdm
 
 torch.set_num_threads(1)
 print(pretrained.available(kind='dcdm'))
-print(pretrained.config('dcdm2d-64')['command'])"""),
+print(pretrained.config('dcdm2d-mg')['command'])"""),
     new_markdown_cell("""## The system
 
 Obstacles are boolean masks in unit-square coordinates (`box`, `ball`, `random_obstacles`, combined with `|`).
@@ -62,13 +63,13 @@ part the network misses."""),
 runs = {
     'CG': history(lambda: itersolve.cg(system.A, b, rtol=1e-6)),
     'IC(0)-PCG': history(lambda: itersolve.cg(system.A, b, rtol=1e-6, M=IC0(system.A))),
-    'DCDM (dcdm2d-64)': history(lambda: dcdm(system, b, model='dcdm2d-64', rtol=1e-6)),
-    'DCDM+IC0': history(lambda: dcdm(system, b, model='dcdm2d-64', M=IC0(system.A), rtol=1e-6)),
+    'DCDM (dcdm2d-mg)': history(lambda: dcdm(system, b, model='dcdm2d-mg', rtol=1e-6)),
+    'DCDM+IC0': history(lambda: dcdm(system, b, model='dcdm2d-mg', M=IC0(system.A), rtol=1e-6)),
 }
 print(f"{'method':18s} {'iters':>5s} {'total s':>8s}  converged")
 for name, (res, _) in runs.items():
     print(f"{name:18s} {res.iterations:5d} {res.total_time:8.3f}  {res.converged}")
-d = runs['DCDM (dcdm2d-64)'][0].details
+d = runs['DCDM (dcdm2d-mg)'][0].details
 print('DCDM network time', round(d['network_time'], 3), 's in', d['network_calls'], 'calls; fallback steps:',
       d['fallback_steps'], d['fallbacks'])"""),
     new_code_cell("""fig, ax = plt.subplots(figsize=(6, 4))
@@ -80,10 +81,10 @@ ax.set_title('pressure solve, 64×64 MAC grid with obstacles');"""),
     new_markdown_cell("""## The projected velocity
 
 `u ← u − ∇p` on the fluid faces removes the divergence; the faces next to walls keep zero normal velocity."""),
-    new_code_cell("""p = system.to_grid(runs['DCDM (dcdm2d-64)'][0].x)
+    new_code_cell("""p = system.to_grid(runs['DCDM (dcdm2d-mg)'][0].x)
 h = 1.0 / n
 # divergence of the projected field equals the solver's residual, scaled: A p - b = h² div(u - ∇p)-terms
-res_grid = system.to_grid(b - system.A @ runs['DCDM (dcdm2d-64)'][0].x)
+res_grid = system.to_grid(b - system.A @ runs['DCDM (dcdm2d-mg)'][0].x)
 print('max |residual| on the grid:', float(np.abs(res_grid).max()), ' max |b|:', float(np.abs(b).max()))
 plt.figure(figsize=(4.5, 4)); plt.imshow(np.ma.masked_where(solid, p).T, origin='lower'); plt.colorbar()
 plt.title('pressure');"""),
