@@ -31,8 +31,8 @@ __all__ = [
     "warped_chebyshev",
     "warped_chebyshev_batch",
     "data_stats",
-    "observe_block",
-    "thompson_argmin_blocks",
+    "observe_packed",
+    "layout",
     "primal_posterior_blocks",
     "dual_posterior_blocks",
     "packed_size",
@@ -275,7 +275,7 @@ def warped_chebyshev_batch(contexts, lo, hi, warp, degree):  # pragma: no cover 
     out = np.empty((contexts.shape[0], degree + 1))
     norm = _warp_norm(warp)
     for i in range(contexts.shape[0]):
-        chebyshev_into(_warp_with(contexts[i], lo, hi, warp, norm), out[i])
+        chebyshev_into(_warp_with(contexts[i], lo, hi, warp, norm), out[i], 0, degree + 1)
     return out
 
 
@@ -299,63 +299,78 @@ def data_stats(arms, feats, ys, K):  # pragma: no cover - compiled
 
 # ----------------------------------------------------------------------------- per-round work of the contextual model
 @njit(cache=True)
-def observe_block(blocks, mean, hc, gram, hsum, hone, stats, fit, arm, feats, y, work):  # pragma: no cover - compiled
-    """Add one observation, updating the played arm's marginal posterior exactly.
-
-    ``blocks[a]`` is arm ``a``'s marginal posterior covariance / σ² of its
-    coefficients; an observation of arm ``a`` changes its own marginal
-    exactly as a rank-one update (the other arms learn from it at the next
-    refit, through the prior coupling). ``work``: scratch of length ``m``
-    (a round allocates nothing).
-    """
-    m = feats.shape[0]
-    off = arm * m
-    for j in range(m):
-        hsum[off + j] += y * feats[j]
-        hone[off + j] += feats[j]
-        for k in range(m):
-            gram[arm, j, k] += feats[j] * feats[k]
-    stats[0] += 1.0
-    stats[1] += y
-    stats[2] += y * y
-    B = blocks[arm]
-    sphi = work[:m]
-    for j in range(m):
-        acc = 0.0
-        for k in range(m):
-            acc += B[j, k] * feats[k]
-        sphi[j] = acc
-    denom = 1.0
-    pred = 0.0
-    for j in range(m):
-        denom += feats[j] * sphi[j]
-        pred += feats[j] * mean[off + j]
-    yc = y - fit[0]
-    g = (yc - pred) / denom
-    for j in range(m):
-        for k in range(m):
-            B[j, k] -= sphi[j] * sphi[k] / denom
-        mean[off + j] += sphi[j] * g
-        hc[off + j] += yc * feats[j]
-    fit[2] += yc * yc
+def layout(K, m):  # pragma: no cover - compiled
+    """Offsets of ``(cov, mean, hc, gram, hsum, hone, stats, fit)`` in ``ArmContextGP.packed``
+    (sizes ``K m², K m, K m, K m², K m, K m, 3, 5``), then of the first observation."""
+    F, mm = K * m, K * m * m
+    return 0, mm, mm + F, mm + 2 * F, 2 * mm + 2 * F, 2 * mm + 3 * F, 2 * mm + 4 * F, 2 * mm + 4 * F + 3, 2 * mm + 4 * F + 8
 
 
 @njit(cache=True)
-def thompson_argmin_blocks(blocks, mean, m0, sigma2, feats, z, scale):  # pragma: no cover - compiled
-    """Arm minimising independent draws from the arms' marginal posteriors at a context."""
-    K, m = blocks.shape[0], blocks.shape[1]
+def observe_packed(state, K, m, arm, f, fo, y, work, wo):  # pragma: no cover - compiled
+    """Add one observation to the model in ``state`` (``ArmContextGP.packed``), updating the played
+    arm's marginal posterior exactly.
+
+    The observation is the loss ``y`` of ``arm`` with features ``f[fo : fo + m]``;
+    ``work[wo : wo + m]`` is scratch. Arm ``a``'s marginal posterior covariance
+    / σ² of its coefficients changes by a rank-one update (the other arms
+    learn from it at the next refit, through the prior coupling). Flat
+    indices, no array views: a view costs reference counting, which is most
+    of the time of a round from cold caches.
+    """
+    o_cov, o_mean, o_hc, o_gram, o_hsum, o_hone, o_stats, o_fit, _ = layout(K, m)
+    off = arm * m
+    blk = arm * m * m
+    for j in range(m):
+        fj = f[fo + j]
+        state[o_hsum + off + j] += y * fj
+        state[o_hone + off + j] += fj
+        for k in range(m):
+            state[o_gram + blk + j * m + k] += fj * f[fo + k]
+    state[o_stats] += 1.0
+    state[o_stats + 1] += y
+    state[o_stats + 2] += y * y
+    B = o_cov + blk
+    for j in range(m):
+        acc = 0.0
+        for k in range(m):
+            acc += state[B + j * m + k] * f[fo + k]
+        work[wo + j] = acc
+    denom = 1.0
+    pred = 0.0
+    for j in range(m):
+        denom += f[fo + j] * work[wo + j]
+        pred += f[fo + j] * state[o_mean + off + j]
+    yc = y - state[o_fit]
+    g = (yc - pred) / denom
+    for j in range(m):
+        sj = work[wo + j]
+        for k in range(m):
+            state[B + j * m + k] -= sj * work[wo + k] / denom
+        state[o_mean + off + j] += sj * g
+        state[o_hc + off + j] += yc * f[fo + j]
+    state[o_fit + 2] += yc * yc
+
+
+@njit(cache=True)
+def _thompson_argmin(state, K, m, f, fo, z, zo, scale):  # pragma: no cover - compiled
+    """Arm minimising independent draws (normals ``z[zo : zo + K]``) from the arms' marginal posteriors
+    at a context with features ``f[fo : fo + m]`` (flat indices, as :func:`observe_packed`)."""
+    o_cov, o_mean, _, _, _, _, _, o_fit, _ = layout(K, m)
+    m0, sigma2 = state[o_fit], state[o_fit + 1]
     best = 0
     best_val = np.inf
     for a in range(K):
         mu = m0
         var = 0.0
+        B = o_cov + a * m * m
         for j in range(m):
-            mu += mean[a * m + j] * feats[j]
+            mu += state[o_mean + a * m + j] * f[fo + j]
             acc = 0.0
             for k in range(m):
-                acc += blocks[a, j, k] * feats[k]
-            var += feats[j] * acc
-        v = mu + scale * math.sqrt(max(sigma2 * var, 0.0)) * z[a]
+                acc += state[B + j * m + k] * f[fo + k]
+            var += f[fo + j] * acc
+        v = mu + scale * math.sqrt(max(sigma2 * var, 0.0)) * z[zo + a]
         if v < best_val:
             best_val = v
             best = a
@@ -506,8 +521,8 @@ def dual_posterior_blocks(P, dvec, arms, feats, yc, rho):  # pragma: no cover - 
 
 @njit(cache=True)
 def packed_size(K, m):
-    """Length of the posterior part of the buffer :func:`unpack` reads: ``2 K m² + 4 K m + 8``."""
-    return 2 * K * m * m + 4 * K * m + 8
+    """Length of the posterior part of the buffer :func:`unpack` reads: ``2 K m² + 4 K m + 8`` (:func:`layout`)."""
+    return layout(K, m)[8]
 
 
 #: columns of a stored observation (:func:`observations`): arm, loss, tag, then the ``m`` features
@@ -532,17 +547,11 @@ def unpack(state, K, m):  # pragma: no cover - compiled
     whole posterior part is a few kilobytes of contiguous memory.
     """
     F = K * m
-    cov = state[: K * m * m].reshape((K, m, m))
-    start = K * m * m
-    mean = state[start : start + F]
-    hc = state[start + F : start + 2 * F]
-    start += 2 * F
-    gram = state[start : start + K * m * m].reshape((K, m, m))
-    start += K * m * m
-    hsum = state[start : start + F]
-    hone = state[start + F : start + 2 * F]
-    start += 2 * F
-    return cov, mean, hc, gram, hsum, hone, state[start : start + 3], state[start + 3 : start + 8]
+    o_cov, o_mean, o_hc, o_gram, o_hsum, o_hone, o_stats, o_fit, _ = layout(K, m)
+    return (state[o_cov : o_cov + K * m * m].reshape((K, m, m)), state[o_mean : o_mean + F],
+            state[o_hc : o_hc + F], state[o_gram : o_gram + K * m * m].reshape((K, m, m)),
+            state[o_hsum : o_hsum + F], state[o_hone : o_hone + F], state[o_stats : o_stats + 3],
+            state[o_fit : o_fit + 5])
 
 
 @njit(cache=True)
@@ -636,7 +645,7 @@ def policy_round(state, ctl, arm, y, pc, c):  # pragma: no cover - compiled
     first the last round's observation (loss ``y`` of ``arm`` at context
     ``pc``, stored as its tag) is stored after the ``n`` stored ones (the
     caller guarantees room) and taken into the played arm's marginal
-    (:func:`observe_block`). Then, unless ``c`` is NaN, the Thompson draw at
+    (:func:`observe_packed`). Then, unless ``c`` is NaN, the Thompson draw at
     context ``c`` with the next row of normals picks the arm returned.
     Contexts are clipped to the range. Returns ``-1`` when there is no draw
     and ``-2`` when the normals are used up (the observation, if any, was
@@ -644,28 +653,27 @@ def policy_round(state, ctl, arm, y, pc, c):  # pragma: no cover - compiled
     resetting ``CTL_ZPOS``).
     """
     K, m = int(ctl[CTL_K]), int(ctl[CTL_M])
-    cov, mean, hc, gram, hsum, hone, stats, fit = unpack(state, K, m)
     lo, hi, warp = ctl[CTL_LO], ctl[CTL_HI], ctl[CTL_WARP]
-    f = ctl[CTL_FEATS : CTL_FEATS + m]
     if arm >= 0:
         pc = min(max(pc, lo), hi)
-        chebyshev_into(_warped_point(pc, lo, hi, warp), f)
-        row = observations(state, K, m)[int(stats[0])]
-        row[OBS_ARM] = arm
-        row[OBS_Y] = y
-        row[OBS_TAG] = pc
+        chebyshev_into(_warped_point(pc, lo, hi, warp), ctl, CTL_FEATS, m)
+        offsets = layout(K, m)
+        row = offsets[8] + int(state[offsets[6]]) * (m + OBS_FEATS)
+        state[row + OBS_ARM] = arm
+        state[row + OBS_Y] = y
+        state[row + OBS_TAG] = pc
         for j in range(m):
-            row[OBS_FEATS + j] = f[j]
-        observe_block(cov, mean, hc, gram, hsum, hone, stats, fit, arm, f, y, ctl[CTL_FEATS + m : CTL_FEATS + 2 * m])
+            state[row + OBS_FEATS + j] = ctl[CTL_FEATS + j]
+        observe_packed(state, K, m, arm, ctl, CTL_FEATS, y, ctl, CTL_FEATS + m)
     if math.isnan(c):
         return -1
-    zbuf = control_normals(ctl)
     zpos = int(ctl[CTL_ZPOS])
-    if zpos >= zbuf.shape[0]:
+    z0 = CTL_FEATS + 2 * m + zpos * K
+    if z0 + K > ctl.shape[0]:
         return -2
     ctl[CTL_ZPOS] = zpos + 1
-    chebyshev_into(_warped_point(min(max(c, lo), hi), lo, hi, warp), f)
-    return thompson_argmin_blocks(cov, mean, fit[0], fit[1], f, zbuf[zpos], ctl[CTL_SCALE])
+    chebyshev_into(_warped_point(min(max(c, lo), hi), lo, hi, warp), ctl, CTL_FEATS, m)
+    return _thompson_argmin(state, K, m, ctl, CTL_FEATS, ctl, z0, ctl[CTL_SCALE])
 
 
 def compiled_entry(dispatcher: Any, args: tuple) -> Callable:

@@ -33,18 +33,19 @@ def chebyshev_features(u: float, degree: int) -> np.ndarray:  # pragma: no cover
     numpy.ndarray, shape (degree + 1,)
     """
     out = np.empty(degree + 1)
-    chebyshev_into(u, out)
+    chebyshev_into(u, out, 0, degree + 1)
     return out
 
 
 @njit(cache=True, inline="always")
-def chebyshev_into(u: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """Write ``[T_0(u), ..., T_d(u)]`` into ``out`` (length ``d + 1``), allocating nothing.
+def chebyshev_into(u: float, out: np.ndarray, start: int, count: int) -> None:  # pragma: no cover - compiled
+    """Write ``[T_0(u), ..., T_{count-1}(u)]`` into ``out[start : start + count]``, allocating nothing.
 
-    The form the per-round kernels use; :func:`chebyshev_features` wraps it.
+    The form the per-round kernels use (into a slot of a larger array, without
+    a view); :func:`chebyshev_features` wraps it.
     """
-    out[0] = 1.0
-    if out.shape[0] >= 2:
-        out[1] = u
-    for j in range(2, out.shape[0]):
-        out[j] = 2.0 * u * out[j - 1] - out[j - 2]
+    out[start] = 1.0
+    if count >= 2:
+        out[start + 1] = u
+    for j in range(2, count):
+        out[start + j] = 2.0 * u * out[start + j - 1] - out[start + j - 2]

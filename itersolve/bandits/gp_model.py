@@ -283,10 +283,7 @@ class ArmContextGP:
         self.reserve(n + 1)
         self._obs[n, kern.OBS_ARM], self._obs[n, kern.OBS_Y], self._obs[n, kern.OBS_TAG] = arm, y, tag
         self._obs[n, kern.OBS_FEATS :] = feats
-        kern.observe_block(
-            self.cov, self.mean, self.hc, self.gram, self.hsum, self.hone, self.stats, self.fit, int(arm), feats, float(y),
-            np.empty(self.m),
-        )
+        kern.observe_packed(self.packed, self.K, self.m, int(arm), feats, 0, float(y), np.empty(self.m), 0)
 
     def load_data(self, arms: np.ndarray, feats: np.ndarray, ys: np.ndarray, tags: np.ndarray | None = None) -> None:
         """Replace the data by ``(arms, feats, ys)`` (and ``tags``), keeping the hyperparameters; no refit.
