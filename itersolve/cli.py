@@ -34,6 +34,21 @@ def _per_dim(text: str) -> tuple[int, str]:
     return int(dim), value.strip()
 
 
+def _sides_per_dim(text: str) -> tuple[int, tuple[int, ...]]:
+    """``"2=64,128"`` → ``(2, (64, 128))``, the form of ``bench dcdm --sizes`` (sides as ``train dcdm --grid``).
+
+    Examples
+    --------
+    >>> _sides_per_dim("2=64,128"), _sides_per_dim("3=32")
+    ((2, (64, 128)), (3, (32,)))
+    """
+    from .solvers.deep_directions.cli import grid_sides
+
+    dim, value = _per_dim(text)
+    sides = grid_sides(value)
+    return dim, sides if isinstance(sides, tuple) else (sides,)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``itersolve`` command."""
     parser = argparse.ArgumentParser(prog="itersolve", description=__doc__.splitlines()[0])
@@ -57,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bandits suite: store/reuse the per-arm cost tables here (they take ~30 min to build at --full)")
     bench.add_argument("--models", type=_per_dim, nargs="+", metavar="DIM=MODEL",
                        help="dcdm suite: the model of a dimension (shipped name or .safetensors), e.g. 2=dcdm2d-64")
-    bench.add_argument("--sizes", type=_per_dim, nargs="+", metavar="DIM=SIDES",
+    bench.add_argument("--sizes", type=_sides_per_dim, nargs="+", metavar="DIM=SIDES",
                        help="dcdm suite: only these dimensions, at these grid sides, e.g. 2=64,128 3=32")
     bench.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     bench.add_argument("--simulator", action="store_true",
@@ -135,16 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from .bench import run_suite
 
-    dcdm_options = {}
-    if args.models:
-        dcdm_options["models"] = dict(args.models)
-    if args.sizes:
-        try:
-            dcdm_options["sizes"] = {d: tuple(int(v) for v in sides.split(",")) for d, sides in args.sizes}
-        except ValueError:
-            build_parser().error(f"--sizes: grid sides must be integers, got {args.sizes}")
     run_suite(args.suite, full=args.full, matrix=args.matrix, out_dir=args.out, progress=not args.no_progress,
-              simulator=args.simulator, cache_dir=args.cache_dir, **dcdm_options)
+              simulator=args.simulator, cache_dir=args.cache_dir, models=dict(args.models or ()) or None,
+              sizes=dict(args.sizes or ()) or None)
     return 0
 
 

@@ -624,16 +624,22 @@ def refit_posterior(state, K, m, LA, P, sqrt_d, dvec, rho, nu0):  # pragma: no c
 CTL_LO, CTL_HI, CTL_WARP, CTL_SCALE, CTL_ZPOS, CTL_K, CTL_M, CTL_FEATS = 0, 1, 2, 3, 4, 5, 6, 7
 
 
+@njit(cache=True)
+def _normals_start(m):  # pragma: no cover - compiled
+    """Offset of the first row of normals in a control array (after the features and the work space)."""
+    return CTL_FEATS + 2 * m
+
+
 def control_size(K: int, m: int, rows: int) -> int:
     """Length of a control array of :func:`policy_round` with ``rows`` rows of normals."""
-    return CTL_FEATS + 2 * m + rows * K
+    return _normals_start(m) + rows * K
 
 
 @njit(cache=True)
 def control_normals(ctl):  # pragma: no cover - compiled
     """The rows of standard normals of a control array (a view)."""
     K, m = int(ctl[CTL_K]), int(ctl[CTL_M])
-    return ctl[CTL_FEATS + 2 * m :].reshape((-1, K))
+    return ctl[_normals_start(m) :].reshape((-1, K))
 
 
 @njit(cache=True)
@@ -668,7 +674,7 @@ def policy_round(state, ctl, arm, y, pc, c):  # pragma: no cover - compiled
     if math.isnan(c):
         return -1
     zpos = int(ctl[CTL_ZPOS])
-    z0 = CTL_FEATS + 2 * m + zpos * K
+    z0 = _normals_start(m) + zpos * K
     if z0 + K > ctl.shape[0]:
         return -2
     ctl[CTL_ZPOS] = zpos + 1

@@ -55,15 +55,15 @@ class NetworkDirections:
         self._cells = torch.as_tensor(np.flatnonzero(fluid.ravel()))
         self._shape = fluid.shape
         self._mask = torch.as_tensor(fluid, dtype=torch.float32)[None, None]
-        self._diag = None
-        if diag is not None and getattr(net, "multigrid", 0):
-            grid = torch.zeros(int(np.prod(self._shape)), dtype=torch.float32)
-            grid[self._cells] = torch.as_tensor(np.asarray(diag, dtype=np.float32))
-            self._diag = grid.reshape(1, 1, *self._shape)
+        self._diag = self._to_grid(diag) if diag is not None and getattr(net, "multigrid", 0) else None
+
+    def _to_grid(self, v: np.ndarray) -> torch.Tensor:
+        """A vector over the fluid cells as a ``(1, 1, *grid)`` float32 tensor, zero on solids."""
+        grid = torch.zeros(int(np.prod(self._shape)), dtype=torch.float32)
+        grid[self._cells] = torch.as_tensor(np.asarray(v, dtype=np.float32))
+        return grid.reshape(1, 1, *self._shape)
 
     def __call__(self, r: np.ndarray) -> np.ndarray:
-        grid = torch.zeros(int(np.prod(self._shape)), dtype=torch.float32)
-        grid[self._cells] = torch.as_tensor(np.asarray(r, dtype=np.float32))
         with torch.inference_mode():
-            out = self.net(grid.reshape(1, 1, *self._shape), self._mask, self._diag)
+            out = self.net(self._to_grid(r), self._mask, self._diag)
         return out.reshape(-1)[self._cells].numpy().astype(np.asarray(r).dtype, copy=False)

@@ -150,7 +150,7 @@ class TrainConfig:
         Fine-tune: start from these weights (a shipped model name such as
         ``"dcdm3d-32"`` or a ``.safetensors`` checkpoint path) instead of a
         fresh network. The architecture (``dim``, ``channels``, ``levels``,
-        ``coarsest``) is the parent's: :func:`train` replaces those fields by the
+        ``coarsest``, ``multigrid``) is the parent's: :func:`train` replaces those fields by the
         parent's values. The parent is validated before the first step
         (epoch 0 of the history) and stays the best checkpoint unless an
         epoch beats it, so a fine-tune never saves a network that validates
