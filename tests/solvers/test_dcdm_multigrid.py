@@ -114,16 +114,56 @@ def test_coarsest_grid_is_solved_exactly(shape):
     np.testing.assert_allclose(s.A @ x, b, rtol=1e-4, atol=1e-4)
 
 
-def test_untrained_vcycle_converges_almost_independently_of_size():
+@pytest.mark.parametrize("dim", [2, 3])
+def test_untrained_vcycle_converges_almost_independently_of_size(dim):
     """The structure alone (damped-Jacobi V-cycle) gives nearly size-independent DCDM iterations."""
-    net = build_model(2, 4, 1, coarsest=4, multigrid=1)
+    net = build_model(dim, 2, 1, coarsest=4, multigrid=1)
     iters = []
-    for side in (32, 64):
-        s = _system((side, side), seed=7)
+    for side in (16, 32) if dim == 3 else (32, 64):
+        s = _system((side,) * dim, seed=7)
         res = dcdm(s, random_rhs(s, seed=7), model=net, rtol=1e-6)
         assert res.converged and res.details["fallback_steps"] == 0
         iters.append(res.iterations)
     assert iters[1] <= 1.4 * iters[0] + 2 and iters[1] < 40, iters
+
+
+@pytest.mark.parametrize("dim, side", [(2, 64), (3, 32)])
+def test_coarse_solution_of_a_smooth_residual_is_the_error(dim, side):
+    """Restriction and coarse stencil are consistent: for a smooth error ``e`` the coarse system with the
+    restricted residual ``R(A e)`` is solved by ``e`` (its children's mean) up to discretisation error.
+    The plain children's sum would give ``2 e`` in 3-D."""
+    from scipy.sparse.linalg import LinearOperator
+    from scipy.sparse.linalg import cg as scipy_cg
+
+    net = build_model(dim, 2, 1, coarsest=4, multigrid=1)
+    mask = torch.ones((1, 1) + (side,) * dim, dtype=torch.float64)
+    diag = 2.0 * dim * mask  # Dirichlet on every face
+    centres = torch.meshgrid(*[(torch.arange(side, dtype=torch.float64) + 0.5) / side] * dim, indexing="ij")
+    e = torch.exp(-sum((c - 0.5) ** 2 for c in centres) / (2 * 0.12**2))[None, None]
+    masks, diags = net.hierarchy(mask, diag, 1)
+    rhs = net.restrict(net.stencil(e, mask, diag), masks[1])
+    shape = tuple(masks[1].shape)
+
+    def coarse_matvec(x):
+        return net.stencil(torch.as_tensor(x).reshape(shape), masks[1], diags[1]).reshape(-1).numpy()
+
+    n = masks[1].numel()
+    ec, info = scipy_cg(LinearOperator((n, n), matvec=coarse_matvec), rhs.reshape(-1).numpy(), rtol=1e-10)
+    assert info == 0
+    mean = net._pool(e, 2).reshape(-1).numpy()
+    assert np.linalg.norm(ec - mean) <= 0.05 * np.linalg.norm(mean)
+
+
+@pytest.mark.parametrize("multigrid, shape", [(1, (12, 9, 7)), (1, (20, 13)), (0, (10, 9, 6))])
+def test_inference_convolutions_match_the_autograd_path(multigrid, shape):
+    """Without gradients the convolutions go to oneDNN directly; the result is the modules' own to rounding."""
+    net = _trained_like(build_model(len(shape), 3, 1, coarsest=4, multigrid=multigrid), seed=2)
+    r, mask, diag = _grid_inputs(_system(shape, seed=8, count=2), seed=8)
+    with torch.no_grad():
+        fast = net(r, mask, diag)
+    with torch.enable_grad():
+        slow = net(r, mask, diag).detach()
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5 * float(slow.abs().max()))
 
 
 def test_multigrid_shares_its_coarse_weights_at_every_depth():
