@@ -34,6 +34,23 @@ def _per_dim(text: str) -> tuple[int, str]:
     return int(dim), value.strip()
 
 
+def _positive_int(text: str) -> int:
+    """``"2"`` → ``2``; zero, negatives and non-integers are refused (argparse reports them).
+
+    Examples
+    --------
+    >>> _positive_int("2")
+    2
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def _sides_per_dim(text: str) -> tuple[int, tuple[int, ...]]:
     """``"2=64,128"`` → ``(2, (64, 128))``, the form of ``bench dcdm --sizes`` (sides as ``train dcdm --grid``).
 
@@ -74,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="dcdm suite: the model of a dimension (shipped name or .safetensors), e.g. 2=dcdm2d-64")
     bench.add_argument("--sizes", type=_sides_per_dim, nargs="+", metavar="DIM=SIDES",
                        help="dcdm suite: only these dimensions, at these grid sides, e.g. 2=64,128 3=32")
+    bench.add_argument("--threads", type=_positive_int, metavar="N",
+                       help="dcdm suite: torch threads for the networks (default 1)")
     bench.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     bench.add_argument("--simulator", action="store_true",
                        help="cuda suite: run at toy sizes on the Numba CUDA simulator (no GPU needed)")
@@ -152,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     run_suite(args.suite, full=args.full, matrix=args.matrix, out_dir=args.out, progress=not args.no_progress,
               simulator=args.simulator, cache_dir=args.cache_dir, models=dict(args.models or ()) or None,
-              sizes=dict(args.sizes or ()) or None)
+              sizes=dict(args.sizes or ()) or None, threads=args.threads)
     return 0
 
 

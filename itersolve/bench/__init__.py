@@ -17,14 +17,16 @@ __all__ = ["run_suite"]
 
 def run_suite(suite: str, *, full: bool = False, matrix: str | None = None, out_dir: str = "bench-results",
               progress: bool = True, simulator: bool = False, cache_dir: str | None = None,
-              models: dict[int, str] | None = None, sizes: dict[int, tuple[int, ...]] | None = None) -> dict:
+              models: dict[int, str] | None = None, sizes: dict[int, tuple[int, ...]] | None = None,
+              threads: int | None = None) -> dict:
     """Run one suite by name: convergence, kernels, solvers, perf (= kernels + solvers), gnn, bandits, dcdm, stagger or cuda.
 
     ``simulator`` (cuda suite only) switches the Numba CUDA simulator on and
     runs that suite at toy sizes; ``cache_dir`` (bandits suite only) keeps the
     per-arm cost tables between runs; ``models`` and ``sizes`` (dcdm suite
     only) replace the shipped model of a dimension and the grid sides
-    (only the dimensions named run).
+    (only the dimensions named run); ``threads`` (dcdm suite only) sets
+    torch's threads for the networks.
     """
     from .report import write_json
 
@@ -32,8 +34,8 @@ def run_suite(suite: str, *, full: bool = False, matrix: str | None = None, out_
         raise ValueError("--simulator applies to the cuda suite only")
     if cache_dir is not None and suite != "bandits":
         raise ValueError("--cache-dir applies to the bandits suite only")
-    if (models or sizes) and suite != "dcdm":
-        raise ValueError("--models and --sizes apply to the dcdm suite only")
+    if (models or sizes or threads) and suite != "dcdm":
+        raise ValueError("--models, --sizes and --threads apply to the dcdm suite only")
     if suite == "cuda":
         if matrix is not None:
             raise ValueError("--matrix applies to the convergence suite only")
@@ -57,7 +59,7 @@ def run_suite(suite: str, *, full: bool = False, matrix: str | None = None, out_
 
         module = importlib.import_module(f"{__name__}.{suite}")
         print(f"== {suite} ==")
-        extra = {"models": models, "sizes": sizes} if suite == "dcdm" else {}
+        extra = {"models": models, "sizes": sizes, "threads": threads} if suite == "dcdm" else {}
         return {suite: module.run(quick=not full, out_dir=out_dir, progress=progress, **extra)}
 
     if suite == "bandits":

@@ -29,8 +29,8 @@ DCDM/CG and DCDM/IC(0) of iterations. The issue's targets are checked and
 printed as met / not met with the figures; the growth of iterations from
 the smallest size to each larger one is reported per method.
 
-torch runs with one thread (:data:`TORCH_THREADS`): the machines are shared
-2-core boxes.
+torch runs with one thread (:data:`TORCH_THREADS`; ``--threads N`` for
+more), like the single-threaded classical methods.
 
 Other models than the shipped defaults (:data:`MODELS`) and other sizes are
 chosen on the command line::
@@ -60,7 +60,8 @@ __all__ = ["run", "SIZES", "RTOLS", "MODELS", "TORCH_THREADS", "MAXITER"]
 SIZES = {False: {2: (64, 128, 256), 3: (32, 64, 128)}, True: {2: (64, 128), 3: (32,)}}
 RTOLS = (1e-4, 1e-6)
 #: Shipped models used per dimension: the multigrid-structured networks (``multigrid=1``; 7/8/9 iterations at
-#: 64²/128²/256² against 31/57/127 for the U-Net dcdm2d-ml, and 8/25 at 32³/64³ against 34/135 for dcdm3d-32).
+#: 64²/128²/256² against 31/57/127 for the U-Net dcdm2d-ml, and 5/6/7 at 32³/64³/128³ against 34/135 at
+#: 32³/64³ for dcdm3d-32; rtol 1e-4).
 MODELS = {2: "dcdm2d-mg", 3: "dcdm3d-mg"}
 TORCH_THREADS = 1
 #: The methods, in table order. "DCDM" keeps all directions (itersolve's default); "DCDM-2" is the
@@ -129,7 +130,7 @@ def _row(label: str, rtol: float, method: str, res: Any, extra_setup: float) -> 
 
 def run(quick: bool = True, out_dir: str | Path | None = "bench-results", progress: bool = True, *,
         sizes: dict[int, tuple[int, ...]] | None = None, models: dict[int, Any] | None = None,
-        systems: int = 1) -> dict:
+        systems: int = 1, threads: int | None = None) -> dict:
     """Run the benchmark, print the table and the targets, write ``dcdm.json`` and ``dcdm.png``.
 
     Parameters
@@ -144,6 +145,9 @@ def run(quick: bool = True, out_dir: str | Path | None = "bench-results", progre
         Grid sides per dimension (only those run; ``--sizes``), models
         (names, paths or networks) replacing :data:`MODELS` per dimension
         (``--models``), and systems per size.
+    threads : int, optional
+        torch threads for the networks (``--threads``; default
+        :data:`TORCH_THREADS`). The classical methods are single-threaded.
 
     Returns
     -------
@@ -156,8 +160,8 @@ def run(quick: bool = True, out_dir: str | Path | None = "bench-results", progre
 
     from ..solvers.deep_directions.io import resolve_model
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(TORCH_THREADS)
+    threads, previous = threads or TORCH_THREADS, torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
         sizes = sizes or SIZES[bool(quick)]
         models = {**MODELS, **(models or {})}
@@ -206,7 +210,7 @@ def run(quick: bool = True, out_dir: str | Path | None = "bench-results", progre
         payload = {"suite": "dcdm", "quick": bool(quick), "rtols": list(RTOLS), "sizes": sizes,
                    "models": {d: str(m) if isinstance(m, (str, Path)) else type(m).__name__
                               for d, m in models.items() if d in sizes},
-                   "model_load_seconds": load_time, "torch_threads": TORCH_THREADS, "rows": rows,
+                   "model_load_seconds": load_time, "torch_threads": threads, "rows": rows,
                    "summary": summary, "growth": growth, "targets": targets, "histories": histories}
         if out_dir is not None:
             path = write_json(Path(out_dir) / "dcdm.json", payload)
@@ -214,7 +218,7 @@ def run(quick: bool = True, out_dir: str | Path | None = "bench-results", progre
             print(f"\nwrote {path}" + (f" and {png}" if png else ""))
         return payload
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(previous)
 
 
 def _summarise(rows: list[dict]) -> list[dict]:

@@ -55,7 +55,13 @@ def test_cli_models_and_sizes_reach_the_benchmark(monkeypatch):
     seen = {}
     monkeypatch.setattr(bench, "run", lambda **kw: seen.update(kw) or {})
     assert cli.main(["bench", "dcdm", "--sizes", "2=8,12", "3=6", "--models", "2=dcdm2d-64", "--out", "x"]) == 0
-    assert seen["sizes"] == {2: (8, 12), 3: (6,)} and seen["models"] == {2: "dcdm2d-64"}
+    assert seen["sizes"] == {2: (8, 12), 3: (6,)} and seen["models"] == {2: "dcdm2d-64"} and seen["threads"] is None
+    assert cli.main(["bench", "dcdm", "--threads", "2", "--out", "x"]) == 0 and seen["threads"] == 2
+    for bad in ("0", "two"):
+        with pytest.raises(SystemExit):
+            cli.build_parser().parse_args(["bench", "dcdm", "--threads", bad])
+    with pytest.raises(ValueError, match="dcdm suite only"):
+        bench_pkg.run_suite("stagger", threads=2)
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["bench", "dcdm", "--models", "4=x"])
     with pytest.raises(ValueError, match="dcdm suite only"):
