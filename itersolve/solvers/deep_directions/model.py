@@ -129,10 +129,11 @@ __all__ = ["DCDMNet", "build_model", "JACOBI_OMEGA"]
 def _apply(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``conv(x)``; without gradients, on CPU in float32, through oneDNN (mkldnn) directly.
 
-    torch's dispatcher sends many of these convolutions (one input or output
-    channel, 3-D grids of 32³ and less, one thread) to its unvectorised
-    ``slow_conv3d``: 3-9× slower than oneDNN on the same shapes, same result
-    to rounding. Training (gradients on) keeps the module's own call.
+    With one thread, torch's dispatcher sends the one-input-channel 3-D
+    convolutions, and every 3-D one on grids of 32³ and below, to its
+    unvectorised ``slow_conv3d``: 3-9× slower than oneDNN on those shapes
+    (measured), same result to rounding. Training (gradients on) keeps the
+    module's own call.
     """
     if x.is_cpu and x.dtype == torch.float32 and not torch.is_grad_enabled() and torch.backends.mkldnn.is_available():
         return torch.ops.aten.mkldnn_convolution(x, conv.weight, conv.bias, conv.padding, conv.stride,
