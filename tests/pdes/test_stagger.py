@@ -124,6 +124,23 @@ def test_a_few_training_steps_lower_the_loss():
     assert losses[-1] < 0.9 * losses[0] and losses[-1] < min(losses[:5]), losses
 
 
+def test_balanced_objective_is_the_mean_log_loss():
+    from itersolve.pdes.fluids.navier_stokes import Physics, physics_loss
+    from itersolve.pdes.stagger.rollouts import initial_states
+    from itersolve.pdes.stagger.training import window_loss
+
+    phys = Physics()
+    a0, p0, b = initial_states([_env(), _env()], phys)
+    a0[1] *= 1.5  # a second sample with another (larger) loss
+    model = _tiny(s=2, st_=1, scale=0.1)
+    plain, (a1, p1, mean) = window_loss(model, a0, p0, b, phys)
+    balanced, (_, _, mean_b) = window_loss(model, a0, p0, b, phys, balance=True)
+    per_sample = np.asarray(physics_loss(a0, a1, p1, b, phys))
+    assert per_sample[0] != per_sample[1]
+    assert np.isclose(float(plain), per_sample.mean(), rtol=1e-5) and float(mean) == float(mean_b) == float(plain)
+    assert np.isclose(float(balanced), np.log(per_sample).mean(), rtol=1e-5)
+
+
 def test_perturbation_is_divergence_free_interior_and_scaled():
     from itersolve.pdes.fluids.mac import curl, divergence
     from itersolve.pdes.stagger.training import perturbation
@@ -250,7 +267,7 @@ def test_cli_run_trains_with_a_pool_and_checkpoints(tmp_path):
     common = ["--grid", "16", "32", "--pool", "4", "--batch", "2", "--lr", str(LR), "--no-progress"]
     args = parser.parse_args(["--s", "2", "--st", "2", "--hidden", "4", "--levels", "1", "--steps", "6",
                               "--reset-every", "2", "--checkpoint-every", "3", "--out", str(tmp_path / "c.safetensors"),
-                              "--perturb", "0.05", "--lr-final", str(LR / 10),
+                              "--perturb", "0.05", "--lr-final", str(LR / 10), "--kick-every", "1", "--balance",
                               *common])
     summary = cli.run(args, command="itersolve train stagger --s 2 --st 2")
     assert summary["steps"] == 6 and np.isfinite(summary["last_loss"])
@@ -258,6 +275,7 @@ def test_cli_run_trains_with_a_pool_and_checkpoints(tmp_path):
     assert cfg["kind"] == "neuralstagger" and cfg["command"] == "itersolve train stagger --s 2 --st 2"
     assert cfg["training"]["steps_done"] == 6 and cfg["training"]["cpu_seconds"] >= 0
     assert cfg["training"]["perturb"] == 0.05 and cfg["training"]["lr_final"] == LR / 10
+    assert cfg["training"]["kick_every"] == 1 and cfg["training"]["balance"] is True
     assert load(summary["out"]).config() == {"s": 2, "st": 2, "hidden": 4, "levels": 1}
 
     # --init: continue from those weights, the architecture taken from their JSON, the provenance recorded

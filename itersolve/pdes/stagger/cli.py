@@ -46,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--perturb", type=float, default=0.0,
                         help="velocity amplitude (x inflow speed) of smooth random stream-function kicks given to "
                              "fresh and, at every reset, to one live pool environment: breaks wake symmetry (0: off)")
+    parser.add_argument("--kick-every", type=int, default=0,
+                        help="with --perturb, also kick one live pool environment every N steps (0: only at resets)")
+    parser.add_argument("--balance", action="store_true",
+                        help="optimise the mean log of the per-sample losses, so that developed flows weigh as much "
+                             "as start-up transients")
     parser.add_argument("--lr-final", type=float, default=None,
                         help="decay the step size from --lr to this along a cosine over the run (default: constant)")
     parser.add_argument("--seed", type=int, default=0)
@@ -89,6 +94,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
     cfg = TrainConfig(**architecture(args), init=args.init, grid=tuple(args.grid), pool=args.pool,
                       batch=args.batch, steps=args.steps, minutes=args.minutes, lr=args.lr,
                       reset_every=args.reset_every, perturb=args.perturb, lr_final=args.lr_final,
+                      kick_every=args.kick_every, balance=args.balance,
                       boundary_weight=args.boundary_weight, seed=args.seed, checkpoint_every=args.checkpoint_every)
     result = train(cfg, out=args.out, progress=not args.no_progress, command=command)
     return {"out": str(result.path), "steps": len(result.losses), "seconds": round(result.seconds, 1),

@@ -11,7 +11,7 @@ a fresh random one, so the pool holds every stage of the flow, from the start
 to developed shedding. The decomposed models (``s > 1``) are trained jointly
 through the same loss: one optimiser, gradients through depth-to-space.
 
-Two options aim at vortex shedding, which the reference develops only slowly
+Three options aim at vortex shedding, which the reference develops only slowly
 (a growing wake instability) and which a model with a slightly too
 dissipative step never reaches on its own rollouts:
 
@@ -22,6 +22,16 @@ dissipative step never reaches on its own rollouts:
   Developed but symmetric wakes in the pool are thus pushed off symmetry, so
   the pool holds oscillating, asymmetric wakes to learn from (the symmetry
   breaking that Wandel et al. get from moving obstacles and random inflows).
+  ``kick_every`` (default 0: only at resets) kicks one more live pool state
+  every ``kick_every`` steps, so that many more of the pool's states carry a
+  decaying or growing wake oscillation.
+* ``balance`` (default off): the objective is the mean of the *logarithms* of
+  the per-sample losses, i.e. every sample's gradient is divided by its own
+  loss. The loss of a pool is dominated by the few fresh environments (the
+  start-up from the Poiseuille state through the obstacles), whose losses
+  are one to two orders of magnitude above those of developed flows;
+  balancing gives the developed flows, where the model's one-step error damps
+  the growing wake oscillation, the same weight.
 * ``lr_final`` (default ``None``: constant step size): the step size decays
   from ``lr`` to ``lr_final`` along a cosine over the run (its fraction is the
   larger of steps done / ``steps`` and time spent / ``minutes``), which
@@ -104,6 +114,9 @@ class TrainConfig:
     random stream-function kicks of fresh and of live pool environments
     (:func:`perturbation`); 0 turns them off. ``lr_final``: end of the cosine
     decay of the step size (:func:`lr_scale`); ``None`` keeps ``lr`` constant.
+    ``kick_every``: also kick one live pool environment every this many steps
+    (0: only at resets). ``balance``: optimise the mean log of the per-sample
+    losses (:func:`window_loss`).
     """
 
     s: int = 1
@@ -126,6 +139,8 @@ class TrainConfig:
     init: str | None = None
     perturb: float = 0.0
     lr_final: float | None = None
+    kick_every: int = 0
+    balance: bool = False
     history: list = field(default_factory=list, repr=False)
 
     @property
@@ -149,12 +164,18 @@ class TrainResult:
 
 
 def window_loss(model: StaggerModel, a: Any, p: Any, boundary: Any, physics: Physics,
-                boundary_weight: float = 20.0) -> tuple[Any, tuple[Any, Any]]:
-    """Mean fine-grid physics loss over a batch and a window of ``st`` steps; also returns the last states."""
+                boundary_weight: float = 20.0, balance: bool = False) -> tuple[Any, tuple[Any, Any, Any]]:
+    """Training objective over a batch and a window of ``st`` steps; also returns the last states and the mean loss.
+
+    The objective is the mean fine-grid physics loss, or with ``balance`` the
+    mean of its logarithm per sample and step (each sample's gradient divided
+    by its own loss). The third auxiliary output is always the plain mean loss.
+    """
     a_seq, p_seq = jax.vmap(model)(a, p, boundary)  # (B, st, H, W)
     prev = jnp.concatenate([a[:, None], a_seq[:, :-1]], axis=1)
     losses = physics_loss(prev, a_seq, p_seq, boundary[:, None], physics, boundary_weight)
-    return losses.mean(), (a_seq[:, -1], p_seq[:, -1])
+    objective = jnp.log(losses).mean() if balance else losses.mean()
+    return objective, (a_seq[:, -1], p_seq[:, -1], losses.mean())
 
 
 @functools.cache
@@ -221,10 +242,11 @@ def perturbation(env: Any, rng: np.random.Generator, amplitude: float, length: f
 
 @eqx.filter_jit
 def train_step(model: StaggerModel, opt_state: Any, a: Any, p: Any, boundary: Any, physics: Physics,
-               boundary_weight: float, lr: float, scale: Any = 1.0) -> tuple[StaggerModel, Any, Any, Any, Any]:
-    """One optimiser step of :func:`window_loss` on a batch; returns the model, optimiser state, loss, last states.
+               boundary_weight: float, lr: float, scale: Any = 1.0, balance: bool = False
+               ) -> tuple[StaggerModel, Any, Any, Any, Any]:
+    """One optimiser step of :func:`window_loss` on a batch; returns the model, optimiser state, mean loss, last states.
 
-    Jitted once per model structure, batch shape, ``physics``, ``boundary_weight`` and ``lr``
+    Jitted once per model structure, batch shape, ``physics``, ``boundary_weight``, ``lr`` and ``balance``
     (held static), and shared by every :func:`train` run with those. ``scale`` multiplies the
     update (the step-size schedule, :func:`lr_scale`); pass it as a JAX scalar so that a changing
     value does not recompile.
@@ -241,8 +263,8 @@ def train_step(model: StaggerModel, opt_state: Any, a: Any, p: Any, boundary: An
     ((1, 16, 32), True)
     """
     opt = optimizer(lr)
-    (loss, (a1, p1)), grads = eqx.filter_value_and_grad(window_loss, has_aux=True)(
-        model, a, p, boundary, physics, boundary_weight)
+    (_, (a1, p1, loss)), grads = eqx.filter_value_and_grad(window_loss, has_aux=True)(
+        model, a, p, boundary, physics, boundary_weight, balance)
     updates, opt_state = opt.update(grads, opt_state, eqx.filter(model, eqx.is_array))
     updates = jax.tree_util.tree_map(lambda u: u * scale, updates)
     return eqx.apply_updates(model, updates), opt_state, loss, a1, p1
@@ -337,7 +359,7 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
         fraction = max(n / cfg.steps, (time.perf_counter() - t0) / (60.0 * cfg.minutes))
         scale = jnp.float32(lr_scale(fraction, cfg.lr, cfg.lr_final))
         model, opt_state, loss, a1, p1 = train_step(model, opt_state, a_pool[idx], p_pool[idx], b_pool[idx],
-                                                    physics, cfg.boundary_weight, cfg.lr, scale)
+                                                    physics, cfg.boundary_weight, cfg.lr, scale, cfg.balance)
         loss = float(loss)
         if not np.isfinite(loss):
             raise FloatingPointError(f"training loss became {loss} at step {n}; lower --lr")
@@ -350,6 +372,8 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
             kick(k)
             if cfg.perturb > 0:
                 kick(int(rng.integers(cfg.pool)))  # a live environment, likely with a developed wake
+        if cfg.kick_every > 0 and (n + 1) % cfg.kick_every == 0:
+            kick(int(rng.integers(cfg.pool)))
         if (n + 1) % 50 == 0:
             cfg.history.append(float(np.mean(losses[-50:])))
         elapsed = time.perf_counter() - t0
