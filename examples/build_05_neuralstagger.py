@@ -84,9 +84,9 @@ fig.suptitle(f'vorticity after {steps} steps', fontsize=9);"""),
 The frequency of a probe signal is a piecewise-constant function of the inflow speed (an FFT peak), so its
 gradient is useless; `tune_inflow` descends a smooth proxy, the centroid of the squared power spectrum, with
 `jax.grad` through the whole rollout of a network (here the base network, the most accurate of the shipped ones).
-A few Adam steps here. Read the result with the benchmark in mind: the shipped networks, trained for 20 to 60
-minutes on a shared 2-core CPU, do not yet shed vortices like the reference (`itersolve bench stagger` reports their
-probe frequencies), so the speed found here tunes the *network's* probe spectrum, not the physical flow."""),
+A few Adam steps here. Read the result with the benchmark in mind: the base network (trained 52 minutes with
+`--balance --kick-every 1 --perturb 0.4`) sheds vortices at close to the reference's frequency, while the decomposed
+networks do not yet (`itersolve bench stagger` reports every probe frequency)."""),
     new_code_cell("""controller = load('neuralstagger-base')
 target = 0.05
 out = tune_inflow(controller, env, target, physics=physics, steps=100, discard=30, iterations=3, lr=0.15)
