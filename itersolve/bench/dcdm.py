@@ -265,8 +265,9 @@ def _growth(summary: list[dict], sizes: dict[int, tuple[int, ...]]) -> list[dict
                         continue
                     a = _lookup(summary, dim, lo, rtol, method)["iterations"]
                     b = _lookup(summary, dim, hi, rtol, method)["iterations"]
-                    out.append({"dim": dim, "from": lo, "to": hi, "rtol": rtol, "method": method, "factor": b / max(a, 1),
-                                "per_doubling": (b / max(a, 1)) ** (1 / np.log2(hi / lo))})
+                    factor = b / max(a, 1)
+                    out.append({"dim": dim, "from": lo, "to": hi, "rtol": rtol, "method": method, "factor": factor,
+                                "per_doubling": factor ** (1 / np.log2(hi / lo))})
     return out
 
 

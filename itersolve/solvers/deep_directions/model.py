@@ -141,6 +141,12 @@ def _apply(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return conv(x)
 
 
+def _upsample_to(coarse: torch.Tensor, fine: torch.Tensor) -> torch.Tensor:
+    """``coarse`` upsampled 2× (nearest neighbour) and cropped to ``fine``'s grid (odd sides round up when pooled)."""
+    up = F.interpolate(coarse, scale_factor=2, mode="nearest")
+    return up[(...,) + tuple(slice(0, s) for s in fine.shape[2:])]
+
+
 class _ResBlock(nn.Module):
     def __init__(self, conv: type, channels: int):
         super().__init__()
@@ -239,7 +245,6 @@ class DCDMNet(nn.Module):
             self.shared_up = _ResBlock(conv, channels)
             self.log_gain = nn.Parameter(torch.tensor(math.log(GAIN_INIT)))
         self.out = conv(channels, 1, 3, padding=1, bias=False)
-        self._pool = F.avg_pool2d if dim == 2 else F.avg_pool3d
 
     def depth(self, shape: tuple[int, ...]) -> int:
         """Pooling levels used on a grid of this ``shape`` (``levels`` unless ``coarsest`` > 0)."""
@@ -249,6 +254,10 @@ class DCDMNet(nn.Module):
         while max(sides) > self.coarsest or depth < self.levels:
             sides, depth = [-(-s // 2) for s in sides], depth + 1
         return depth
+
+    def _coarse_mask(self, mask: torch.Tensor) -> torch.Tensor:
+        """The next coarser level's mask: a coarse cell is fluid when one of its children is."""
+        return (self._pool(mask, 2, ceil_mode=True) > 0).to(mask.dtype)
 
     def _blocks(self, depth: int) -> tuple[list[nn.Module], list[nn.Module]]:
         """The down blocks of levels ``0..depth`` (fine to coarse) and the up blocks in the order they run
@@ -287,7 +296,7 @@ class DCDMNet(nn.Module):
         masks, diags = [mask], [diag]
         bc = (diag - nbrs).clamp_min(0.0)
         for _ in range(depth):
-            m = (self._pool(masks[-1], 2, ceil_mode=True) > 0).to(mask.dtype)
+            m = self._coarse_mask(masks[-1])
             bc = self._maxpool(bc, 2, ceil_mode=True) * m
             masks.append(m)
             diags.append((self._neighbours(m) + bc) * m)
@@ -313,7 +322,7 @@ class DCDMNet(nn.Module):
         m, d = masks[level], diags[level]
         e = pre(rho, m, dinvs[level])
         ec = self._cycle(self.restrict(rho - self.stencil(e, m, d), masks[level + 1]), level + 1, hier)
-        e = e + F.interpolate(ec, scale_factor=2, mode="nearest")[(...,) + tuple(slice(0, s) for s in m.shape[2:])] * m
+        e = e + _upsample_to(ec, m) * m
         return e + post(rho - self.stencil(e, m, d), m, dinvs[level])
 
     def _hierarchy(self, mask: torch.Tensor, diag: torch.Tensor | None, depth: int) -> tuple:
@@ -343,7 +352,7 @@ class DCDMNet(nn.Module):
         down, up = self._blocks(depth)
         masks = [mask]
         for _ in range(depth):
-            masks.append((self._pool(masks[-1], 2, ceil_mode=True) > 0).to(mask.dtype))
+            masks.append(self._coarse_mask(masks[-1]))
         h = down[0](_apply(self.inp, r / scale)) * mask
         skips = []
         for block, m in zip(down[1:], masks[1:]):
@@ -351,7 +360,7 @@ class DCDMNet(nn.Module):
             h = block(self._pool(h, 2, ceil_mode=True)) * m
         for block, level in zip(up, reversed(range(depth))):
             skip = skips[level]
-            h = F.interpolate(h, scale_factor=2, mode="nearest")[(...,) + tuple(slice(0, s) for s in skip.shape[2:])]
+            h = _upsample_to(h, skip)
             if self.coarsest and level >= self.levels:
                 h = h * self.log_gain.exp()
             h = block(h + skip) * masks[level]
