@@ -68,14 +68,14 @@ def _env(shape=(16, 32)):
 
 
 @functools.cache
-def _tiny(s=2, st_=2, key=0, scale=0.0):
+def _tiny(s=2, st_=2, key=0, scale=0.0, offsets=False):
     """A tiny model (cached: models are immutable); ``scale`` > 0 makes the zero-initialised output layer random.
 
     The keys use the ``rbg`` generator: the default threefry compiles a slow kernel for every parameter shape.
     """
     from itersolve.pdes.stagger.models import StaggerModel
 
-    m = StaggerModel(s=s, st=st_, hidden=4, levels=1, key=jax.random.key(key, impl="rbg"))
+    m = StaggerModel(s=s, st=st_, hidden=4, levels=1, offsets=offsets, key=jax.random.key(key, impl="rbg"))
     if scale:
         w = scale * jax.random.normal(jax.random.key(key + 1, impl="rbg"), m.net.out.weight.shape)
         m = eqx.tree_at(lambda t: t.net.out.weight, m, w)
@@ -171,6 +171,21 @@ def test_lr_schedule_and_scaled_training_step():
     leaves = lambda m: jax.tree_util.tree_leaves(eqx.filter(m, eqx.is_array))  # noqa: E731
     assert all(np.array_equal(x, y) for x, y in zip(leaves(frozen), leaves(model)))
     assert any(not np.array_equal(x, y) for x, y in zip(leaves(moved), leaves(model)))
+
+
+@pytest.mark.parametrize("s", [2, 4])
+def test_coarse_fields_share_one_update_rule(s):
+    """Without offsets the decomposed network commutes with a one-cell shift (away from the edges): it applies
+    the same update to every coarse field, so neighbouring fields' outputs, whose differences are velocities,
+    agree. The legacy offset channels break this."""
+    x = jax.random.normal(jax.random.key(3, impl="rbg"), (7, 16, 32))
+    shifted = jnp.roll(x, 1, axis=2)
+    margin = 3 * s  # two 3x3 convolutions on the coarse grid reach 2 coarse cells; padding spoils the edges
+    for offsets, equal in ((False, True), (True, False)):
+        m = _tiny(s=s, st_=1, scale=0.5, offsets=offsets)
+        out, out_shifted = np.asarray(m._increments(x)), np.asarray(m._increments(shifted))
+        same = np.allclose(out_shifted[:, :, margin + 1:-margin], out[:, :, margin:-margin - 1], atol=1e-5)
+        assert same == equal, offsets
 
 
 def test_save_load_roundtrip_and_corruption(tmp_path):
@@ -276,7 +291,7 @@ def test_cli_run_trains_with_a_pool_and_checkpoints(tmp_path):
     assert cfg["training"]["steps_done"] == 6 and cfg["training"]["cpu_seconds"] >= 0
     assert cfg["training"]["perturb"] == 0.05 and cfg["training"]["lr_final"] == LR / 10
     assert cfg["training"]["kick_every"] == 1 and cfg["training"]["balance"] is True
-    assert load(summary["out"]).config() == {"s": 2, "st": 2, "hidden": 4, "levels": 1}
+    assert load(summary["out"]).config() == {"s": 2, "st": 2, "hidden": 4, "levels": 1, "offsets": False}
 
     # --init: continue from those weights, the architecture taken from their JSON, the provenance recorded
     first = summary["out"]

@@ -10,8 +10,8 @@ Examples
 (2, 2, None)
 >>> architecture(parser.parse_args(["--s", "4", "--out", "m.safetensors"]))
 {'s': 4, 'st': 1, 'hidden': 8, 'levels': 1}
->>> architecture(parser.parse_args(["--init", "neuralstagger-s2-st2", "--out", "m.safetensors"]))
-{'s': 2, 'st': 2, 'hidden': 8, 'levels': 2}
+>>> architecture(parser.parse_args(["--init", "neuralstagger-s2-st2", "--out", "m.safetensors"]))["levels"]
+2
 >>> architecture(parser.parse_args(["--init", "neuralstagger-s2-st2", "--st", "1", "--out", "m.safetensors"]))
 Traceback (most recent call last):
 ...
@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def architecture(args: argparse.Namespace) -> dict:
-    """``s``, ``st``, ``hidden``, ``levels`` of the run: from ``--init``'s JSON if given, else the options or defaults.
+    """The architecture of the run: ``--init``'s (with its ``offsets``) if given, else the options or defaults.
 
     Raises
     ------
@@ -78,8 +78,9 @@ def architecture(args: argparse.Namespace) -> dict:
         return {"s": s, "st": args.st or 1, "hidden": args.hidden or hidden, "levels": args.levels or levels}
     from .io import config_of
 
-    arch = {k: int(v) for k, v in config_of(args.init)["model"].items()}
-    for k, v in arch.items():
+    arch = config_of(args.init)["model"]
+    for k in ("s", "st", "hidden", "levels"):
+        v = arch[k]
         given = getattr(args, k)
         if given is not None and given != v:
             raise ValueError(f"--init {args.init} has {k}={v}, but --{k} {given} was given; leave "

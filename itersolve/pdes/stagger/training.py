@@ -108,7 +108,9 @@ class TrainConfig:
 
     ``init``: start from these weights (a shipped model name or a
     ``.safetensors`` path) instead of a fresh model; its ``s``, ``st``,
-    ``hidden`` and ``levels`` must equal the run's.
+    ``hidden``, ``levels`` and ``offsets`` must equal the run's. ``offsets``:
+    give the coarse network its field's offset, as weights trained before this
+    option existed did (:class:`.StaggerModel` explains why new models do not).
 
     ``perturb``: velocity amplitude (relative to the inflow speed) of the
     random stream-function kicks of fresh and of live pool environments
@@ -123,6 +125,7 @@ class TrainConfig:
     st: int = 1
     hidden: int = 16
     levels: int = 3
+    offsets: bool = False
     grid: tuple[int, int] = (32, 64)
     pool: int = 32
     batch: int = 8
@@ -276,18 +279,22 @@ def initial_model(cfg: TrainConfig) -> StaggerModel:
     Raises
     ------
     ValueError
-        If ``cfg.init`` is a model with another ``s``, ``st``, ``hidden`` or ``levels``.
+        If ``cfg.init`` is a model with another ``s``, ``st``, ``hidden``, ``levels`` or ``offsets``.
 
     Examples
     --------
-    >>> initial_model(TrainConfig(s=4, st=2, hidden=8, levels=1, init="neuralstagger-s4-st2")).config()
-    {'s': 4, 'st': 2, 'hidden': 8, 'levels': 1}
-    >>> initial_model(TrainConfig(s=2, st=2, hidden=8, levels=1, init="neuralstagger-s4-st2"))
+    >>> import os, tempfile
+    >>> from itersolve.pdes.stagger.io import save
+    >>> path = save(StaggerModel(s=2, hidden=4, levels=1, key=jax.random.PRNGKey(0)),
+    ...             os.path.join(tempfile.mkdtemp(), "m.safetensors"))
+    >>> initial_model(TrainConfig(s=2, hidden=4, levels=1, init=str(path))).config()
+    {'s': 2, 'st': 1, 'hidden': 4, 'levels': 1, 'offsets': False}
+    >>> initial_model(TrainConfig(s=2, st=2, hidden=4, levels=1, init=str(path)))
     Traceback (most recent call last):
     ...
-    ValueError: init='neuralstagger-s4-st2' is {'s': 4, ...}, but the run asks for {'s': 2, ...}
+    ValueError: init='...m.safetensors' is {'s': 2, 'st': 1, ...}, but the run asks for {'s': 2, 'st': 2, ...}
     """
-    want = {"s": cfg.s, "st": cfg.st, "hidden": cfg.hidden, "levels": cfg.levels}
+    want = {"s": cfg.s, "st": cfg.st, "hidden": cfg.hidden, "levels": cfg.levels, "offsets": cfg.offsets and cfg.s > 1}
     if cfg.init is None:
         return StaggerModel(**want, key=jax.random.PRNGKey(cfg.seed))
     from .io import load
