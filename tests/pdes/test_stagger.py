@@ -68,14 +68,14 @@ def _env(shape=(16, 32)):
 
 
 @functools.cache
-def _tiny(s=2, st_=2, key=0, scale=0.0, offsets=False):
+def _tiny(s=2, st_=2, key=0, scale=0.0, coarse_input="own"):
     """A tiny model (cached: models are immutable); ``scale`` > 0 makes the zero-initialised output layer random.
 
     The keys use the ``rbg`` generator: the default threefry compiles a slow kernel for every parameter shape.
     """
     from itersolve.pdes.stagger.models import StaggerModel
 
-    m = StaggerModel(s=s, st=st_, hidden=4, levels=1, offsets=offsets, key=jax.random.key(key, impl="rbg"))
+    m = StaggerModel(s=s, st=st_, hidden=4, levels=1, coarse_input=coarse_input, key=jax.random.key(key, impl="rbg"))
     if scale:
         w = scale * jax.random.normal(jax.random.key(key + 1, impl="rbg"), m.net.out.weight.shape)
         m = eqx.tree_at(lambda t: t.net.out.weight, m, w)
@@ -88,8 +88,8 @@ def test_model_shapes_and_bad_input():
 
     env = _env()
     a0, p0, b = initial_states([env], Physics())
-    for s in (1, 4):
-        a, p = _forward(_tiny(s=s, scale=0.1), a0[0], p0[0], b[0])
+    for s, coarse_input in ((1, "own"), (4, "own"), (2, "all"), (4, "all")):
+        a, p = _forward(_tiny(s=s, scale=0.1, coarse_input=coarse_input), a0[0], p0[0], b[0])
         assert a.shape == p.shape == (2, 16, 32) and bool(jnp.isfinite(a).all())
     with pytest.raises(ValueError, match="must divide"):
         _tiny(s=4)(jnp.zeros((18, 32)), jnp.zeros((18, 32)), jnp.zeros((6, 18, 32)))
@@ -97,6 +97,8 @@ def test_model_shapes_and_bad_input():
         _tiny()(a0[0], p0[0], b[0, :5])
     with pytest.raises(ValueError, match="positive integers"):
         _tiny(s=0)
+    with pytest.raises(ValueError, match="coarse_input must be one of"):
+        _tiny(coarse_input="neighbours")
 
 
 def test_untrained_model_is_the_identity_step():
@@ -175,17 +177,31 @@ def test_lr_schedule_and_scaled_training_step():
 
 @pytest.mark.parametrize("s", [2, 4])
 def test_coarse_fields_share_one_update_rule(s):
-    """Without offsets the decomposed network commutes with a one-cell shift (away from the edges): it applies
-    the same update to every coarse field, so neighbouring fields' outputs, whose differences are velocities,
-    agree. The legacy offset channels break this."""
+    """With ``coarse_input="own"`` the decomposed network commutes with a one-cell shift (away from the edges): it
+    applies the same update to every coarse field, so neighbouring fields' outputs, whose differences are
+    velocities, agree. The legacy offset channels break this."""
     x = jax.random.normal(jax.random.key(3, impl="rbg"), (7, 16, 32))
     shifted = jnp.roll(x, 1, axis=2)
     margin = 3 * s  # two 3x3 convolutions on the coarse grid reach 2 coarse cells; padding spoils the edges
-    for offsets, equal in ((False, True), (True, False)):
-        m = _tiny(s=s, st_=1, scale=0.5, offsets=offsets)
+    for coarse_input, equal in (("own", True), ("own+offset", False)):
+        m = _tiny(s=s, st_=1, scale=0.5, coarse_input=coarse_input)
         out, out_shifted = np.asarray(m._increments(x)), np.asarray(m._increments(shifted))
         same = np.allclose(out_shifted[:, :, margin + 1:-margin], out[:, :, margin:-margin - 1], atol=1e-5)
-        assert same == equal, offsets
+        assert same == equal, coarse_input
+
+
+@pytest.mark.parametrize("s", [2, 4])
+def test_which_coarse_fields_each_prediction_sees(s):
+    """A change on coarse field (0, 0) alone reaches the other fields' predictions only with ``coarse_input="all"``."""
+    x = jax.random.normal(jax.random.key(4, impl="rbg"), (7, 16, 32))
+    bumped = x.at[:, 0::s, 0::s].add(1.0)
+    others = np.ones((16, 32), bool)
+    others[0::s, 0::s] = False
+    for coarse_input, coupled in (("own", False), ("own+offset", False), ("all", True)):
+        m = _tiny(s=s, st_=2, scale=0.5, coarse_input=coarse_input)
+        change = np.abs(np.asarray(m._increments(bumped)) - np.asarray(m._increments(x)))
+        assert change[:, ~others].max() > 1e-3, coarse_input  # field (0, 0) itself always responds
+        assert (change[:, others].max() > 1e-3) == coupled, coarse_input
 
 
 def test_save_load_roundtrip_and_corruption(tmp_path):
@@ -199,6 +215,12 @@ def test_save_load_roundtrip_and_corruption(tmp_path):
     a0, p0, b = initial_states([_env()], Physics())
     first, again = (np.asarray(_forward(x, a0[0], p0[0], b[0])[0]) for x in (m, m2))
     assert np.array_equal(first, again)
+    good = path.with_suffix(".json").read_text()
+    cfg = json.loads(good)
+    path.with_suffix(".json").write_text(json.dumps({**cfg, "model": {**cfg["model"], "offsets": True}}))
+    with pytest.raises(ValueError, match="does not describe a StaggerModel"):
+        load(path)
+    path.with_suffix(".json").write_text(good)
     raw = bytearray(path.read_bytes())
     raw[-1] ^= 1
     path.write_bytes(bytes(raw))
@@ -291,7 +313,7 @@ def test_cli_run_trains_with_a_pool_and_checkpoints(tmp_path):
     assert cfg["training"]["steps_done"] == 6 and cfg["training"]["cpu_seconds"] >= 0
     assert cfg["training"]["perturb"] == 0.05 and cfg["training"]["lr_final"] == LR / 10
     assert cfg["training"]["kick_every"] == 1 and cfg["training"]["balance"] is True
-    assert load(summary["out"]).config() == {"s": 2, "st": 2, "hidden": 4, "levels": 1, "offsets": False}
+    assert load(summary["out"]).config() == {"s": 2, "st": 2, "hidden": 4, "levels": 1, "coarse_input": "own"}
 
     # --init: continue from those weights, the architecture taken from their JSON, the provenance recorded
     first = summary["out"]

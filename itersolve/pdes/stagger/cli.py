@@ -9,13 +9,13 @@ Examples
 >>> args.s, args.st, args.hidden
 (2, 2, None)
 >>> architecture(parser.parse_args(["--s", "4", "--out", "m.safetensors"]))
-{'s': 4, 'st': 1, 'hidden': 8, 'levels': 1}
+{'s': 4, 'st': 1, 'hidden': 8, 'levels': 1, 'coarse_input': 'own'}
 >>> architecture(parser.parse_args(["--init", "neuralstagger-s2-st2", "--out", "m.safetensors"]))["levels"]
 2
 >>> architecture(parser.parse_args(["--init", "neuralstagger-s2-st2", "--st", "1", "--out", "m.safetensors"]))
 Traceback (most recent call last):
 ...
-ValueError: --init neuralstagger-s2-st2 has st=2, but --st 1 was given; leave --s/--st/--hidden/--levels out ...
+ValueError: --init neuralstagger-s2-st2 has st=2, but --st 1 was given; leave --s/--st/--hidden/--levels/--coarse-input out ...
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=int, default=None, help="U-Net width (default: 16 for s=1, 8 otherwise)")
     parser.add_argument("--levels", type=int, default=None,
                         help="U-Net resolutions (default: 3 for s=1, 2 for s=2, 1 for s>=4)")
+    parser.add_argument("--coarse-input", choices=("own", "all"), default=None,
+                        help="what the network predicting one coarse field sees: its own field (the paper's "
+                             "decoupled networks) or all s*s fields (default: own)")
     parser.add_argument("--grid", type=int, nargs=2, default=[32, 64], metavar=("H", "W"))
     parser.add_argument("--pool", type=int, default=32, help="environments in the training pool")
     parser.add_argument("--batch", type=int, default=8)
@@ -57,13 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--init", default=None, metavar="NAME_OR_PATH",
                         help="continue training from a shipped model name or a .safetensors path; the architecture "
-                             "is taken from its JSON (--s/--st/--hidden/--levels, if given, must match it)")
+                             "is taken from its JSON (--s/--st/--hidden/--levels/--coarse-input, if given, must match it)")
     parser.add_argument("--out", required=True, metavar="FILE.safetensors", help="weights (+ .json), checkpointed")
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
 
 
 def architecture(args: argparse.Namespace) -> dict:
-    """The architecture of the run: ``--init``'s (with its ``offsets``) if given, else the options or defaults.
+    """The architecture of the run: ``--init``'s if given, else the options or defaults.
 
     Raises
     ------
@@ -75,16 +78,17 @@ def architecture(args: argparse.Namespace) -> dict:
 
         s = args.s or 1
         hidden, levels = default_size(s)
-        return {"s": s, "st": args.st or 1, "hidden": args.hidden or hidden, "levels": args.levels or levels}
+        return {"s": s, "st": args.st or 1, "hidden": args.hidden or hidden, "levels": args.levels or levels,
+                "coarse_input": args.coarse_input or "own"}
     from .io import config_of
 
     arch = config_of(args.init)["model"]
-    for k in ("s", "st", "hidden", "levels"):
-        v = arch[k]
+    for k, v in arch.items():
         given = getattr(args, k)
         if given is not None and given != v:
             raise ValueError(f"--init {args.init} has {k}={v}, but --{k} {given} was given; leave "
-                             "--s/--st/--hidden/--levels out (they are taken from the --init model) or make them match")
+                             "--s/--st/--hidden/--levels/--coarse-input out (they are taken from the --init model) or make them "
+                             "match")
     return arch
 
 

@@ -96,7 +96,10 @@ def load(name_or_path: str | Path, dtype: Any = jnp.float32) -> StaggerModel:
         raise WeightsError(f"{path} holds a {cfg.get('kind')!r} model, not {KIND!r}")
     verify_sha256(path, cfg)
     # shapes only: initialising the layers would compile a random-number kernel per parameter shape
-    skeleton = eqx.filter_eval_shape(StaggerModel, **cfg["model"], key=jax.random.PRNGKey(0))
+    try:
+        skeleton = eqx.filter_eval_shape(StaggerModel, **cfg["model"], key=jax.random.PRNGKey(0))
+    except (TypeError, ValueError) as err:
+        raise WeightsError(f"{path}: the model config {cfg['model']} does not describe a StaggerModel: {err}") from err
     names, leaves, (treedef, static) = _named_leaves(skeleton)
     tensors = load_file(str(path))
     if sorted(tensors) != sorted(names):

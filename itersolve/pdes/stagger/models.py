@@ -6,28 +6,35 @@ boundary stack to the next ``st`` states. Inputs per cell: the velocity
 conditioned-face masks and targets (7 channels). For ``s = 1`` one
 :class:`UNet` sees the fine grid (the undecomposed base model, Wandel-style).
 For ``s > 1`` the inputs are split by :func:`.space_to_depth` into ``s*s``
-coarse fields, all are passed *as one batch* through one shared coarse
-:class:`UNet`, and :func:`.depth_to_space` reassembles the predicted increments
-of ``a`` and ``p`` on the fine grid.
+coarse fields and :func:`.depth_to_space` reassembles the predicted
+increments of ``a`` and ``p`` on the fine grid. What the network predicting
+one coarse field sees is ``coarse_input``:
 
-Why one shared network, not ``s*s`` networks, and why it is *not* told which
-coarse field it is working on: every coarse field samples the same staggered
-layout (``u[i, j]`` sits in the same place relative to ``a[i, j]`` for every
-``(i, j)``), so the right coarse update is the same function for every field.
-A shared network without any per-field input is a fine-grid operator that
-commutes with shifts (a convolution dilated by ``s``), so neighbouring fields'
-outputs differ only as much as their inputs do. That matters because the
-physics loss measures velocities, which are *differences* of ``a`` between
-neighbouring coarse fields: any per-field bias turns straight into a
-fine-scale velocity error. Sharing also gives every weight ``s*s`` times more
-training signal and keeps the file ``s*s`` times smaller. Running the coarse
-fields as one batch is the parallel evaluation of the paper: one call, no loop
-over networks.
+- ``"own"``: its own field only, the paper's decoupled coarse solvers. All
+  fields go *as one batch* through one shared coarse :class:`UNet` (one call,
+  no loop over networks). It is not told which field it works on: every
+  field samples the same staggered layout (``u[i, j]`` sits in the same place
+  relative to ``a[i, j]`` for every ``(i, j)``), so the right update is the
+  same function for each, and a shared network without per-field input
+  commutes with fine-grid shifts (a convolution dilated by ``s``):
+  neighbouring fields' outputs differ only as much as their inputs. That
+  matters because velocities are *differences* of ``a`` between neighbouring
+  fields, so a per-field bias becomes a fine-scale velocity error. Sharing
+  also gives every weight ``s*s`` times more training signal.
+- ``"own+offset"``: the same plus the field's offset ``(di, dj) / s`` as two
+  constant channels; kept only to load weights trained that way.
+- ``"all"``: every field's prediction sees all ``s*s`` fields, stacked as
+  channels: one coarse :class:`UNet` with ``7 s*s`` input and ``2 st s*s``
+  output channels, one output group per coarse field. The coarse solvers
+  share all but their output layer and run as one call at the coarse
+  resolution, with no information lost by the split.
 
-``offsets=True`` appends each field's offset ``(di, dj) / s`` as two constant
-channels. It is kept only for weights trained that way before: measured on
-the cylinder, such networks learned about 0.1 of the true one-step change in
-the wake, froze the vortex street within 40 steps and never shed.
+Why ``"all"`` exists: the decoupled networks cannot couple neighbouring
+fields within a step, and on the 32 x 64 cylinder channel none learned the
+wake. Trained from scratch with the recipe under which the base network sheds,
+both ``"own"`` (22 minutes) and ``"own+offset"`` (up to an hour) predicted only
+0.06-0.10 of the true one-step change of the wake's velocity, and started from a
+shedding reference state they froze the vortex street within 40 steps.
 
 Outputs are increments (``a_k = a_{k-1} + da_k``, pressure likewise, mean
 removed); the last layer starts at zero so an untrained model is the
@@ -60,10 +67,13 @@ import jax.numpy as jnp  # noqa: E402
 
 from ..fluids.mac import curl  # noqa: E402
 
-__all__ = ["UNet", "StaggerModel", "IN_CHANNELS", "features"]
+__all__ = ["UNet", "StaggerModel", "IN_CHANNELS", "COARSE_INPUTS", "features"]
 
 #: Input channels per cell before the offset channels: u, v, p, cond_u, cond_v, u_target, v_target.
 IN_CHANNELS = 7
+
+#: What the network predicting one coarse field sees (:class:`StaggerModel`'s ``coarse_input``).
+COARSE_INPUTS = ("own", "all", "own+offset")
 
 Array = Any
 
@@ -153,8 +163,9 @@ class StaggerModel(eqx.Module):
         Temporal window: steps predicted per call.
     hidden, levels : int
         Width and depth of the (coarse) :class:`UNet`.
-    offsets : bool
-        Give the coarse network its field's offset (only for ``s > 1``; legacy weights, see above).
+    coarse_input : {"own", "all", "own+offset"}
+        What the network predicting one coarse field sees (``s > 1``): its own field (the paper's decoupled
+        networks), all ``s*s`` fields as channels, or its own plus its offset (legacy weights); see above.
     key : jax PRNG key
 
     Calling ``model(a, p, boundary)`` on one state (``a``, ``p``: ``(H, W)``;
@@ -166,26 +177,36 @@ class StaggerModel(eqx.Module):
     st: int = eqx.field(static=True)
     hidden: int = eqx.field(static=True)
     levels: int = eqx.field(static=True)
-    offsets: bool = eqx.field(static=True)
+    coarse_input: str = eqx.field(static=True)
 
-    def __init__(self, *, s: int = 1, st: int = 1, hidden: int = 16, levels: int = 3, offsets: bool = False,
+    def __init__(self, *, s: int = 1, st: int = 1, hidden: int = 16, levels: int = 3, coarse_input: str = "own",
                  key: Any) -> None:
         if not isinstance(s, int) or s < 1 or not isinstance(st, int) or st < 1:
             raise ValueError(f"s and st must be positive integers, got s={s!r}, st={st!r}")
-        self.s, self.st, self.hidden, self.levels, self.offsets = s, st, hidden, levels, bool(offsets and s > 1)
-        cin = IN_CHANNELS + (2 if self.offsets else 0)
-        self.net = UNet(cin, 2 * st, hidden=hidden, levels=levels, key=key)
+        if coarse_input not in COARSE_INPUTS:
+            raise ValueError(f"coarse_input must be one of {COARSE_INPUTS}, got {coarse_input!r}")
+        self.s, self.st, self.hidden, self.levels = s, st, hidden, levels
+        self.coarse_input = coarse_input if s > 1 else "own"
+        cin, cout = {"own": (IN_CHANNELS, 2 * st), "own+offset": (IN_CHANNELS + 2, 2 * st),
+                     "all": (IN_CHANNELS * s * s, 2 * st * s * s)}[self.coarse_input]
+        self.net = UNet(cin, cout, hidden=hidden, levels=levels, key=key)
 
     def config(self) -> dict:
         """The constructor arguments (without the key), as stored with shipped weights."""
-        return {"s": self.s, "st": self.st, "hidden": self.hidden, "levels": self.levels, "offsets": self.offsets}
+        return {"s": self.s, "st": self.st, "hidden": self.hidden, "levels": self.levels,
+                "coarse_input": self.coarse_input}
 
     def _increments(self, x: Array) -> Array:
         s = self.s
         if s == 1:
             return self.net(x)
+        if self.coarse_input == "all":  # one call: s*s channel groups in, one group out per coarse field
+            coarse = space_to_depth(x, s)  # (7, s*s, h, w)
+            c, _, h, w = coarse.shape
+            out = self.net(coarse.reshape(c * s * s, h, w))
+            return depth_to_space(out.reshape(-1, s * s, h, w), s)
         coarse = jnp.swapaxes(space_to_depth(x, s), 0, 1)  # (s*s, 7, h, w)
-        if self.offsets:
+        if self.coarse_input == "own+offset":
             _, _, h, w = coarse.shape
             di, dj = jnp.divmod(jnp.arange(s * s), s)
             offsets = jnp.stack([di, dj], axis=1).astype(x.dtype) / s

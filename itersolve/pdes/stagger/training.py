@@ -108,9 +108,9 @@ class TrainConfig:
 
     ``init``: start from these weights (a shipped model name or a
     ``.safetensors`` path) instead of a fresh model; its ``s``, ``st``,
-    ``hidden``, ``levels`` and ``offsets`` must equal the run's. ``offsets``:
-    give the coarse network its field's offset, as weights trained before this
-    option existed did (:class:`.StaggerModel` explains why new models do not).
+    ``hidden``, ``levels`` and ``coarse_input`` must equal the run's.
+    ``coarse_input``: what the network predicting one coarse field sees
+    (:class:`.StaggerModel`).
 
     ``perturb``: velocity amplitude (relative to the inflow speed) of the
     random stream-function kicks of fresh and of live pool environments
@@ -125,7 +125,7 @@ class TrainConfig:
     st: int = 1
     hidden: int = 16
     levels: int = 3
-    offsets: bool = False
+    coarse_input: str = "own"
     grid: tuple[int, int] = (32, 64)
     pool: int = 32
     batch: int = 8
@@ -279,7 +279,7 @@ def initial_model(cfg: TrainConfig) -> StaggerModel:
     Raises
     ------
     ValueError
-        If ``cfg.init`` is a model with another ``s``, ``st``, ``hidden``, ``levels`` or ``offsets``.
+        If ``cfg.init`` is a model with another ``s``, ``st``, ``hidden``, ``levels`` or ``coarse_input``.
 
     Examples
     --------
@@ -288,13 +288,14 @@ def initial_model(cfg: TrainConfig) -> StaggerModel:
     >>> path = save(StaggerModel(s=2, hidden=4, levels=1, key=jax.random.PRNGKey(0)),
     ...             os.path.join(tempfile.mkdtemp(), "m.safetensors"))
     >>> initial_model(TrainConfig(s=2, hidden=4, levels=1, init=str(path))).config()
-    {'s': 2, 'st': 1, 'hidden': 4, 'levels': 1, 'offsets': False}
+    {'s': 2, 'st': 1, 'hidden': 4, 'levels': 1, 'coarse_input': 'own'}
     >>> initial_model(TrainConfig(s=2, st=2, hidden=4, levels=1, init=str(path)))
     Traceback (most recent call last):
     ...
     ValueError: init='...m.safetensors' is {'s': 2, 'st': 1, ...}, but the run asks for {'s': 2, 'st': 2, ...}
     """
-    want = {"s": cfg.s, "st": cfg.st, "hidden": cfg.hidden, "levels": cfg.levels, "offsets": cfg.offsets and cfg.s > 1}
+    want = {"s": cfg.s, "st": cfg.st, "hidden": cfg.hidden, "levels": cfg.levels,
+            "coarse_input": cfg.coarse_input if cfg.s > 1 else "own"}
     if cfg.init is None:
         return StaggerModel(**want, key=jax.random.PRNGKey(cfg.seed))
     from .io import load
