@@ -59,7 +59,9 @@ COLUMNS = [
 
 def _label(cfg: dict) -> str:
     m = cfg["model"]
-    return "base" if m["s"] == 1 and m["st"] == 1 else f"s={m['s']} sT={m['st']}"
+    if m["s"] == 1 and m["st"] == 1:
+        return "base"
+    return f"s={m['s']} sT={m['st']}" + (" all" if m.get("coarse_input") == "all" else "")
 
 
 def _time(fn: Any, repeat: int) -> float:

@@ -17,15 +17,15 @@ def test_bench_stagger_tiny(tmp_path):
     from itersolve.pdes.stagger.models import StaggerModel
 
     # rbg keys: the default threefry generator compiles a slow kernel for every parameter shape
-    paths = [save(StaggerModel(s=s, st=st, hidden=4, levels=1, key=jax.random.key(s, impl="rbg")),
-                  tmp_path / f"m{s}{st}.safetensors", {"grid": [16, 32], "command": "test"})
-             for s, st in ((1, 1), (2, 2))]
+    paths = [save(StaggerModel(s=s, st=st, hidden=4, levels=1, coarse_input=inp, key=jax.random.key(s, impl="rbg")),
+                  tmp_path / f"m{s}{st}{inp}.safetensors", {"grid": [16, 32], "command": "test"})
+             for s, st, inp in ((1, 1, "own"), (2, 2, "own"), (2, 2, "all"))]
     payload = stagger.run(quick=True, out_dir=str(tmp_path), progress=False, grid=(16, 32), steps=4, discard=1,
                           models=[str(p) for p in paths], repeat=1)
     written = json.loads((tmp_path / "stagger.json").read_text())
     assert (tmp_path / "stagger.png").stat().st_size > 0
     methods = {(r["case"], r["method"]) for r in written["rows"]}
-    assert methods == {(c, m) for c in ("cylinder", "held-out") for m in ("reference", "base", "s=2 sT=2")}
+    assert methods == {(c, m) for c in ("cylinder", "held-out") for m in ("reference", "base", "s=2 sT=2", "s=2 sT=2 all")}
     for r in payload["rows"]:
         assert r["s_per_unit_b1"] > 0
         if r["method"] != "reference":
