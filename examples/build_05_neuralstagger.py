@@ -11,10 +11,11 @@ cells = [
 A network that advances 2-D incompressible flow by one time step, trained with no simulation data at all:
 its loss is the momentum residual of Navier–Stokes on a MAC grid (Wandel et al., ICLR 2021), with the velocity
 the curl of a predicted stream function, so it is divergence-free by construction. **NeuralStagger**
-(Huang et al., ICML 2023) splits the fine field into `s×s` interleaved coarse fields (space-to-depth), lets a
-small coarse network advance each of them (here one shared network, told its offset), reassembles the fine field
-(depth-to-space) and trains all of it with the *unchanged* fine-grid physics loss; `s_T` steps per call
-decompose time likewise.
+(Huang et al., ICML 2023) splits the fine field into `s×s` interleaved coarse fields (space-to-depth), lets
+small coarse networks advance them, reassembles the fine field (depth-to-space) and trains all of it with the
+*unchanged* fine-grid physics loss; `s_T` steps per call decompose time likewise. Each model's JSON says what one
+coarse field's network sees (`coarse_input`): its own field (`own`, the paper's decoupled solvers; `own+offset`
+for the older weights) or all `s×s` fields as channels (`all`: one coarse U-Net with one output group per field).
 
 Below: the shipped models (`itersolve train stagger ...`, JSON next to each file), a rollout of flow past a
 cylinder against the numerical reference (a projection method whose pressure solves are itersolve's AMG-PCG),
@@ -59,7 +60,7 @@ print(f"reference: {1e3 * t_ref:.1f} ms/step, mean PCG iterations {np.mean(solve
 a0, p0, b = initial_states([env], physics)
 fu, fv = env.boundary[0], env.boundary[1]
 results = {}
-for name in [n for n in names if n.endswith(('base', 's2', 's4'))]:
+for name in names:
     model = load(name)
     rollout(model, a0, p0, b, steps)[0].block_until_ready()        # compile
     t0 = time.perf_counter()
@@ -85,8 +86,9 @@ The frequency of a probe signal is a piecewise-constant function of the inflow s
 gradient is useless; `tune_inflow` descends a smooth proxy, the centroid of the squared power spectrum, with
 `jax.grad` through the whole rollout of a network (here the base network, the most accurate of the shipped ones).
 A few Adam steps here. Read the result with the benchmark in mind: the base network (trained 52 minutes with
-`--balance --kick-every 1 --perturb 0.4`) sheds vortices at close to the reference's frequency, while the decomposed
-networks do not yet (`itersolve bench stagger` reports every probe frequency)."""),
+`--balance --kick-every 1 --perturb 0.4`) sheds vortices at close to the reference's frequency, while no decomposed
+network sheds yet: the `own` ones never learned the wake's dynamics, and the `all` ones learned them only in part
+within their hour of training (`itersolve bench stagger` reports every probe frequency)."""),
     new_code_cell("""controller = load('neuralstagger-base')
 target = 0.05
 out = tune_inflow(controller, env, target, physics=physics, steps=100, discard=30, iterations=3, lr=0.15)
