@@ -34,3 +34,19 @@ def test_bench_stagger_tiny(tmp_path):
             assert r["max_divergence"] < 1e-6
     keys = {t["key"] for t in payload["targets"]}
     assert {"error_vs_base", "speedup_vs_base", "vs_reference"} <= keys
+
+
+def test_frequency_target_needs_shedding():
+    """A probe that barely moves has a spectral peak too; it must not pass the frequency target."""
+    from itersolve.bench import stagger
+
+    def row(method, rms, freq):
+        return {"case": "cylinder", "method": method, "probe_rms": rms, "frequency": freq, "rel_l2": 0.2,
+                "s_per_unit_b1": 1.0, "s_per_unit_batch": 1.0}
+
+    rows = [row("reference", 0.3, 0.035), row("base", 0.3, 0.036), row("still", 0.001, 0.0351),
+            row("sheds", 0.2, 0.0355), row("sheds off", 0.2, 0.05)]
+    stagger._ratios(rows)
+    verdict = {t["measured"].split(":")[0]: t["met"] for t in stagger._targets(rows) if t["key"] == "frequency"}
+    assert verdict == {"still": False, "sheds": True, "sheds off": False}
+    assert [r["sheds"] for r in rows] == [True, True, False, True, True]
