@@ -25,7 +25,8 @@ def test_bench_stagger_tiny(tmp_path):
     written = json.loads((tmp_path / "stagger.json").read_text())
     assert (tmp_path / "stagger.png").stat().st_size > 0
     methods = {(r["case"], r["method"]) for r in written["rows"]}
-    assert methods == {(c, m) for c in ("cylinder", "held-out") for m in ("reference", "base", "s=2 sT=2", "s=2 sT=2 all")}
+    labels = ("reference", "base", "s=2 sT=2", "s=2 sT=2 all")
+    assert methods == {(c, m) for c in ("cylinder", "held-out") for m in labels}
     for r in payload["rows"]:
         assert r["s_per_unit_b1"] > 0
         if r["method"] != "reference":

@@ -99,6 +99,8 @@ def test_model_shapes_and_bad_input():
         _tiny(s=0)
     with pytest.raises(ValueError, match="coarse_input must be one of"):
         _tiny(coarse_input="neighbours")
+    with pytest.raises(ValueError, match="needs s > 1"):
+        _tiny(s=1, coarse_input="all")
 
 
 def test_untrained_model_is_the_identity_step():

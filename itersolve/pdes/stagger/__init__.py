@@ -9,7 +9,8 @@ training uses only the unchanged fine-grid physics loss
 pool of random environments (:func:`train`). ``s = 1`` is the base network.
 
 - decomposition: :func:`space_to_depth`, :func:`depth_to_space`, :func:`temporal_windows`
-- networks: :class:`StaggerModel` (one shared coarse U-Net, the same for every coarse field; see :mod:`.models`), :class:`UNet`
+- networks: :class:`StaggerModel` (coarse U-Nets that see their own coarse field or all of them,
+  ``coarse_input``; see :mod:`.models`), :class:`UNet`
 - training: :class:`TrainConfig`, :func:`train` (``itersolve train stagger``)
 - inference: :func:`rollout`, :func:`initial_states`, weights :func:`load` / :func:`save`
 - optimal control: :func:`tune_inflow`, :func:`shedding_frequency`

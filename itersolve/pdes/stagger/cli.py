@@ -15,7 +15,7 @@ Examples
 >>> architecture(parser.parse_args(["--init", "neuralstagger-s2-st2", "--st", "1", "--out", "m.safetensors"]))
 Traceback (most recent call last):
 ...
-ValueError: --init neuralstagger-s2-st2 has st=2, but --st 1 was given; leave --s/--st/--hidden/--levels/--coarse-input out ...
+ValueError: --init neuralstagger-s2-st2 has st=2, but --st 1 was given; leave --s/--st/--hidden/--levels/...
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--init", default=None, metavar="NAME_OR_PATH",
                         help="continue training from a shipped model name or a .safetensors path; the architecture "
-                             "is taken from its JSON (--s/--st/--hidden/--levels/--coarse-input, if given, must match it)")
+                             "is taken from its JSON (--s/--st/--hidden/--levels/--coarse-input, if given, must "
+                             "match it)")
     parser.add_argument("--out", required=True, metavar="FILE.safetensors", help="weights (+ .json), checkpointed")
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
 
@@ -87,8 +88,8 @@ def architecture(args: argparse.Namespace) -> dict:
         given = getattr(args, k)
         if given is not None and given != v:
             raise ValueError(f"--init {args.init} has {k}={v}, but --{k} {given} was given; leave "
-                             "--s/--st/--hidden/--levels/--coarse-input out (they are taken from the --init model) or make them "
-                             "match")
+                             "--s/--st/--hidden/--levels/--coarse-input out (they are taken from the --init model) "
+                             "or make them match")
     return arch
 
 

@@ -185,10 +185,11 @@ class StaggerModel(eqx.Module):
             raise ValueError(f"s and st must be positive integers, got s={s!r}, st={st!r}")
         if coarse_input not in COARSE_INPUTS:
             raise ValueError(f"coarse_input must be one of {COARSE_INPUTS}, got {coarse_input!r}")
-        self.s, self.st, self.hidden, self.levels = s, st, hidden, levels
-        self.coarse_input = coarse_input if s > 1 else "own"
+        if s == 1 and coarse_input != "own":
+            raise ValueError(f"coarse_input={coarse_input!r} needs s > 1 (the base network sees the fine grid)")
+        self.s, self.st, self.hidden, self.levels, self.coarse_input = s, st, hidden, levels, coarse_input
         cin, cout = {"own": (IN_CHANNELS, 2 * st), "own+offset": (IN_CHANNELS + 2, 2 * st),
-                     "all": (IN_CHANNELS * s * s, 2 * st * s * s)}[self.coarse_input]
+                     "all": (IN_CHANNELS * s * s, 2 * st * s * s)}[coarse_input]
         self.net = UNet(cin, cout, hidden=hidden, levels=levels, key=key)
 
     def config(self) -> dict:

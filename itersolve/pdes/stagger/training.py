@@ -294,8 +294,7 @@ def initial_model(cfg: TrainConfig) -> StaggerModel:
     ...
     ValueError: init='...m.safetensors' is {'s': 2, 'st': 1, ...}, but the run asks for {'s': 2, 'st': 2, ...}
     """
-    want = {"s": cfg.s, "st": cfg.st, "hidden": cfg.hidden, "levels": cfg.levels,
-            "coarse_input": cfg.coarse_input if cfg.s > 1 else "own"}
+    want = {"s": cfg.s, "st": cfg.st, "hidden": cfg.hidden, "levels": cfg.levels, "coarse_input": cfg.coarse_input}
     if cfg.init is None:
         return StaggerModel(**want, key=jax.random.PRNGKey(cfg.seed))
     from .io import load
