@@ -331,6 +331,57 @@ def test_cli_run_trains_with_a_pool_and_checkpoints(tmp_path):
         cli.run(parser.parse_args(["--init", first, "--s", "4", "--out", str(tmp_path / "e"), *common]), command="")
 
 
+def test_seed_bank_holds_the_teachers_rollout_states():
+    from itersolve.pdes.fluids.navier_stokes import Physics
+    from itersolve.pdes.stagger.rollouts import initial_states, rollout
+    from itersolve.pdes.stagger.seeding import SeedBank
+
+    teacher = _tiny(s=1, st_=1, scale=0.1)
+    bank = SeedBank.roll(teacher, (16, 32), Physics(), envs=2, steps=6, stride=3, rng=np.random.default_rng(0))
+    a0, p0, b = initial_states(bank.envs, Physics())
+    a, p = rollout(teacher, a0, p0, b, 6)
+    assert bank.a.shape == bank.p.shape == (2, 3, 16, 32)
+    np.testing.assert_array_equal(bank.a[:, 0], a0)  # every row starts from rest
+    np.testing.assert_allclose(bank.a[:, 1:], np.asarray(a[:, 2::3]), rtol=1e-6, atol=1e-6)  # steps 3 and 6
+    np.testing.assert_allclose(bank.p[:, 1:], np.asarray(p[:, 2::3]), rtol=1e-6, atol=1e-6)
+    assert not np.allclose(bank.a[:, 2], a0)  # the teacher moved the flow
+    draws = [bank.draw(np.random.default_rng(k)) for k in range(20)]
+    for env, a_k, p_k in draws:
+        row = next(i for i, e in enumerate(bank.envs) if e is env)
+        assert any(np.array_equal(a_k, bank.a[row, t]) and np.array_equal(p_k, bank.p[row, t]) for t in range(3))
+    a_k = draws[0][1]
+    a_k += 1.0  # a draw is a copy: the pool's updates never reach the bank
+    assert not any(np.array_equal(a_k, x) for x in bank.a.reshape(-1, 16, 32))
+    with pytest.raises(ValueError, match="multiple of stride"):
+        SeedBank.roll(teacher, (16, 32), Physics(), envs=1, steps=5, stride=3, rng=np.random.default_rng(0))
+
+
+def test_training_pool_is_seeded_from_the_teacher(tmp_path, monkeypatch):
+    import argparse
+
+    from itersolve.pdes.stagger import cli
+    from itersolve.pdes.stagger.io import config_of, save
+    from itersolve.pdes.stagger.seeding import SeedBank
+
+    teacher = save(_tiny(s=1, st_=1, scale=0.1), tmp_path / "teacher.safetensors", {"command": "a test teacher"})
+    draws = []
+    original = SeedBank.draw
+    monkeypatch.setattr(SeedBank, "draw", lambda self, rng: draws.append(1) or original(self, rng))
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(["--s", "2", "--st", "2", "--hidden", "4", "--levels", "1", "--steps", "4",
+                              "--grid", "16", "32", "--pool", "4", "--batch", "2", "--lr", str(LR), "--no-progress",
+                              "--reset-every", "2", "--seed-from", str(teacher), "--seed-envs", "3",
+                              "--seed-steps", "4", "--seed-stride", "2", "--out", str(tmp_path / "s.safetensors")])
+    summary = cli.run(args, command="itersolve train stagger --seed-from teacher")
+    assert summary["steps"] == 4 and np.isfinite(summary["last_loss"])
+    assert len(draws) == 4 + 2  # the whole initial pool, then one fresh environment per reset
+    cfg = config_of(summary["out"])
+    assert cfg["seeded_from"]["sha256"] == config_of(teacher)["sha256"]
+    assert cfg["seeded_from"]["command"] == "a test teacher"
+    assert cfg["training"]["seed_from"] == str(teacher) and cfg["training"]["seed_steps"] == 4
+
+
 def _budget_minutes(cfg):
     """Training minutes of a model and of the chain of ``--init`` runs it continues (``--minutes``, default 20)."""
     total, link = 0.0, cfg

@@ -11,7 +11,8 @@ pool of random environments (:func:`train`). ``s = 1`` is the base network.
 - decomposition: :func:`space_to_depth`, :func:`depth_to_space`, :func:`temporal_windows`
 - networks: :class:`StaggerModel` (coarse U-Nets that see their own coarse field or all of them,
   ``coarse_input``; see :mod:`.models`), :class:`UNet`
-- training: :class:`TrainConfig`, :func:`train` (``itersolve train stagger``)
+- training: :class:`TrainConfig`, :func:`train` (``itersolve train stagger``), :class:`SeedBank`
+  (a teacher's rollouts as starting states of the pool)
 - inference: :func:`rollout`, :func:`initial_states`, weights :func:`load` / :func:`save`
 - optimal control: :func:`tune_inflow`, :func:`shedding_frequency`
 
@@ -50,6 +51,7 @@ _EXPORTS = {
     "TrainResult": "training",
     "train": "training",
     "default_size": "training",
+    "SeedBank": "seeding",
     "rollout": "rollouts",
     "initial_states": "rollouts",
     "load": "io",

@@ -56,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "as start-up transients")
     parser.add_argument("--lr-final", type=float, default=None,
                         help="decay the step size from --lr to this along a cosine over the run (default: constant)")
+    parser.add_argument("--seed-from", default=None, metavar="NAME_OR_PATH",
+                        help="start fresh pool environments from states of this trained model's rollouts (a "
+                             "curriculum: the loss stays the physics residual; default: start from rest)")
+    parser.add_argument("--seed-envs", type=int, default=64, help="with --seed-from: environments rolled out")
+    parser.add_argument("--seed-steps", type=int, default=480, help="with --seed-from: steps per rollout")
+    parser.add_argument("--seed-stride", type=int, default=4, help="with --seed-from: keep every N-th state")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--init", default=None, metavar="NAME_OR_PATH",
@@ -100,7 +106,8 @@ def run(args: argparse.Namespace, command: str) -> dict:
     cfg = TrainConfig(**architecture(args), init=args.init, grid=tuple(args.grid), pool=args.pool,
                       batch=args.batch, steps=args.steps, minutes=args.minutes, lr=args.lr,
                       reset_every=args.reset_every, perturb=args.perturb, lr_final=args.lr_final,
-                      kick_every=args.kick_every, balance=args.balance,
+                      kick_every=args.kick_every, balance=args.balance, seed_from=args.seed_from,
+                      seed_envs=args.seed_envs, seed_steps=args.seed_steps, seed_stride=args.seed_stride,
                       boundary_weight=args.boundary_weight, seed=args.seed, checkpoint_every=args.checkpoint_every)
     result = train(cfg, out=args.out, progress=not args.no_progress, command=command)
     return {"out": str(result.path), "steps": len(result.losses), "seconds": round(result.seconds, 1),

@@ -37,6 +37,12 @@ dissipative step never reaches on its own rollouts:
   larger of steps done / ``steps`` and time spent / ``minutes``), which
   averages out the noise of a self-rolled pool at the end of a (fine-tuning) run.
 
+``seed_from`` (default ``None``) seeds the pool from a trained teacher's
+rollouts (:class:`.SeedBank`): fresh environments start at random stages of
+the teacher's flow, developed vortex streets included, so that a student
+whose own rollouts damp the wake still trains on shedding states. The loss
+is unchanged; the teacher supplies no targets.
+
 ``TrainConfig.init`` continues training (fine-tuning) from saved weights: a
 shipped model name or a ``.safetensors`` path with the run's architecture. The
 new JSON keeps their name, ``sha256``, command and own ``init_from`` (the whole
@@ -119,6 +125,13 @@ class TrainConfig:
     ``kick_every``: also kick one live pool environment every this many steps
     (0: only at resets). ``balance``: optimise the mean log of the per-sample
     losses (:func:`window_loss`).
+
+    ``seed_from``: a trained model (shipped name or ``.safetensors`` path)
+    whose rollouts seed the pool (:class:`.SeedBank`: ``seed_envs`` random
+    environments, ``seed_steps`` steps, every ``seed_stride``-th state kept);
+    every fresh pool environment then starts from one of its states at a
+    random time instead of from rest. ``None``: fresh environments start from
+    the Poiseuille state.
     """
 
     s: int = 1
@@ -144,6 +157,10 @@ class TrainConfig:
     lr_final: float | None = None
     kick_every: int = 0
     balance: bool = False
+    seed_from: str | None = None
+    seed_envs: int = 64
+    seed_steps: int = 480
+    seed_stride: int = 4
     history: list = field(default_factory=list, repr=False)
 
     @property
@@ -333,15 +350,37 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
     rng = np.random.default_rng(cfg.seed)
     model = initial_model(cfg)
     origin = {} if cfg.init is None else {"init_from": provenance(cfg.init)}
-    envs = [random_environment(grid, rng) for _ in range(cfg.pool)]
-    a_pool, p_pool, b_pool = initial_states(envs, physics)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    bank = None
+    if cfg.seed_from is not None:
+        from .io import load
+        from .seeding import SeedBank
+
+        origin["seeded_from"] = provenance(cfg.seed_from)
+        bank = SeedBank.roll(load(cfg.seed_from), grid, physics, envs=cfg.seed_envs, steps=cfg.seed_steps,
+                             stride=cfg.seed_stride, rng=rng)
+    envs = [random_environment(grid, rng) if bank is None else bank.envs[0] for _ in range(cfg.pool)]
+    a_pool, p_pool, b_pool = initial_states(envs, physics)  # the bank's slots are refilled below
 
     def kick(k: int) -> None:
         if cfg.perturb > 0:
             a_pool[k] += perturbation(envs[k], rng, cfg.perturb).astype(a_pool.dtype)
 
-    for k in range(cfg.pool):
+    def refill(k: int) -> None:
+        """A fresh environment in slot ``k``: from rest, or a state of the seed bank; kicked."""
+        if bank is None:
+            envs[k] = random_environment(grid, rng)
+            a_pool[k:k + 1], p_pool[k:k + 1], b_pool[k:k + 1] = initial_states([envs[k]], physics)
+        else:
+            envs[k], a_pool[k], p_pool[k] = bank.draw(rng)
+            b_pool[k] = envs[k].boundary
         kick(k)
+
+    for k in range(cfg.pool):
+        if bank is None:
+            kick(k)
+        else:
+            refill(k)
     opt_state = optimizer(cfg.lr).init(eqx.filter(model, eqx.is_array))
 
     def checkpoint(done: int, seconds: float) -> Path | None:
@@ -360,7 +399,6 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
         bar = tqdm(total=cfg.steps, desc=f"train stagger s={cfg.s} st={cfg.st}")
     losses: list[float] = []
     path = None
-    t0, cpu0 = time.perf_counter(), time.process_time()
     for n in range(cfg.steps):
         idx = rng.choice(cfg.pool, size=cfg.batch, replace=False)
         fraction = max(n / cfg.steps, (time.perf_counter() - t0) / (60.0 * cfg.minutes))
@@ -373,10 +411,7 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
         losses.append(loss)
         a_pool[idx], p_pool[idx] = np.asarray(a1), np.asarray(p1)
         if (n + 1) % cfg.reset_every == 0:
-            k = int(rng.integers(cfg.pool))
-            envs[k] = random_environment(grid, rng)
-            a_pool[k:k + 1], p_pool[k:k + 1], b_pool[k:k + 1] = initial_states([envs[k]], physics)
-            kick(k)
+            refill(int(rng.integers(cfg.pool)))
             if cfg.perturb > 0:
                 kick(int(rng.integers(cfg.pool)))  # a live environment, likely with a developed wake
         if cfg.kick_every > 0 and (n + 1) % cfg.kick_every == 0:
