@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from itersolve.pdes.fluids.mac import advection, curl, divergence, gradient, laplacian, shift
+from itersolve.pdes.fluids.mac import advection, curl, divergence, gradient, laplacian, shift, stream_function
 from itersolve.pdes.fluids.navier_stokes import (
     Physics,
     channel,
@@ -28,6 +28,25 @@ def test_curl_is_discretely_divergence_free(H, W, dtype, seed):
     u, v = curl(a)
     eps = np.finfo(dtype).eps
     assert np.abs(divergence(u, v)).max() <= 16 * eps * np.abs(a).max()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 12), st.sampled_from([0.25, 1.0]), st.integers(0, 2**16))
+def test_stream_function_inverts_curl(H, W, h, seed):
+    a = np.random.default_rng(seed).standard_normal((H, W)) * 10
+    b = stream_function(*curl(a, h), h)
+    assert b[0, 0] == 0.0
+    np.testing.assert_allclose(b, a - a[0, 0], atol=1e-10 * max(1.0, np.abs(a).max() * max(H, W)))
+
+
+def test_stream_function_refuses_what_is_not_a_curl():
+    u, v = curl(np.random.default_rng(0).standard_normal((6, 8)))
+    with pytest.raises(ValueError, match="not the curl"):
+        stream_function(u + 1e-3 * (np.arange(8) == 3), v)  # one column of faces adds divergence
+    with pytest.raises(ValueError, match="not the curl"):
+        stream_function(u, v + 1e-3 * (np.arange(8) == 7))  # flow through the last column
+    with pytest.raises(ValueError, match="one shape"):
+        stream_function(u, v[:, :-1])
 
 
 def test_curl_divergence_free_in_jax_batched():
@@ -103,6 +122,15 @@ def test_reference_conserves_mass_to_solver_tolerance(preconditioner):
         assert np.all(np.isfinite(p)) and np.abs(u).max() < 3.0
         if rtol == 1e-4:
             assert div > 1e-10  # the bound is tight: a loose tolerance leaves a visible divergence
+
+
+def test_reference_states_have_a_stream_function():
+    """A projected state is a curl to the pressure solver's tolerance, so networks can start from it."""
+    env = cylinder((16, 32), speed=1.0)
+    ref = ProjectionSolver(env, Physics(), rtol=1e-10).rollout(6)
+    u, v = ref["u"][-1], ref["v"][-1]
+    cu, cv = curl(stream_function(u, v))
+    assert max(np.abs(cu - u).max(), np.abs(cv - v).max()) < 1e-8
 
 
 def test_reference_keeps_poiseuille_steady_and_solves_the_loss_equations():

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["shift", "curl", "divergence", "gradient", "laplacian", "advection", "vorticity", "namespace"]
+__all__ = ["shift", "curl", "stream_function", "divergence", "gradient", "laplacian", "advection", "vorticity", "namespace"]
 
 Array = Any
 
@@ -85,6 +85,52 @@ def curl(a: Array, h: float = 1.0) -> tuple[Array, Array]:
     ([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]], 0.0)
     """
     return (shift(a, 1, 0) - a) / h, (a - shift(a, 0, 1)) / h
+
+
+def stream_function(u: Array, v: Array, h: float = 1.0, rtol: float = 1e-6) -> np.ndarray:
+    """The vertex stream function ``a`` with ``curl(a, h) == (u, v)`` and ``a[0, 0] = 0`` (NumPy).
+
+    The inverse of :func:`curl`: ``a`` is integrated along the bottom row
+    from ``v`` and up every column from ``u``. A staggered velocity is a curl
+    exactly when it is discretely divergence-free in every cell, with
+    ``u = 0`` on the top row and ``v = 0`` on the last column (what
+    :func:`curl`'s edge replication gives); a projection method's velocity
+    is one to its pressure solver's tolerance. This is how a state of
+    :class:`~itersolve.pdes.fluids.reference.ProjectionSolver` becomes the
+    starting state of a stream-function network.
+
+    Raises
+    ------
+    ValueError
+        If ``u`` and ``v`` differ in shape, or ``curl(a)`` misses ``(u, v)``
+        by more than ``rtol`` times their largest magnitude (the field is not
+        a discrete curl: it has divergence, or flow through the top row or
+        the last column).
+
+    Examples
+    --------
+    >>> a = np.random.default_rng(0).standard_normal((5, 7))
+    >>> b = stream_function(*curl(a, 0.5), 0.5)
+    >>> bool(np.allclose(b, a - a[0, 0]))
+    True
+    >>> stream_function(np.ones((3, 3)), np.zeros((3, 3)))
+    Traceback (most recent call last):
+    ...
+    ValueError: (u, v) is not the curl of a stream function: ...
+    """
+    u, v = np.asarray(u, dtype=float), np.asarray(v, dtype=float)
+    if u.shape != v.shape or u.ndim != 2:
+        raise ValueError(f"u and v must be 2-D arrays of one shape, got {u.shape} and {v.shape}")
+    a = np.zeros_like(u)
+    a[0, 1:] = -h * np.cumsum(v[0, :-1])
+    a[1:] = a[0] + h * np.cumsum(u[:-1], axis=0)
+    cu, cv = curl(a, h)
+    miss = max(float(np.abs(cu - u).max()), float(np.abs(cv - v).max()))
+    scale = max(float(np.abs(u).max()), float(np.abs(v).max()), np.finfo(float).tiny)
+    if not miss <= rtol * scale:
+        raise ValueError(f"(u, v) is not the curl of a stream function: curl(a) misses it by {miss:.3g} "
+                         f"(> rtol * max|u, v| = {rtol * scale:.3g}); is it divergence-free?")
+    return a
 
 
 def divergence(u: Array, v: Array, h: float = 1.0) -> Array:
