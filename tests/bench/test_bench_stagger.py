@@ -21,20 +21,49 @@ def test_bench_stagger_tiny(tmp_path):
                   tmp_path / f"m{s}{st}{inp}.safetensors", {"grid": [16, 32], "command": "test"})
              for s, st, inp in ((1, 1, "own"), (2, 2, "own"), (2, 2, "all"))]
     payload = stagger.run(quick=True, out_dir=str(tmp_path), progress=False, grid=(16, 32), steps=4, discard=1,
-                          models=[str(p) for p in paths], repeat=1)
+                          models=[str(p) for p in paths], repeat=1, developed_after=6)
     written = json.loads((tmp_path / "stagger.json").read_text())
     assert (tmp_path / "stagger.png").stat().st_size > 0
     methods = {(r["case"], r["method"]) for r in written["rows"]}
     labels = ("reference", "base", "s=2 sT=2", "s=2 sT=2 all")
-    assert methods == {(c, m) for c in ("cylinder", "held-out") for m in labels}
+    assert methods == {(c, m) for c in ("cylinder", "held-out", stagger.DEVELOPED) for m in labels}
     for r in payload["rows"]:
-        assert r["s_per_unit_b1"] > 0
+        timed = r["case"] != stagger.DEVELOPED
+        assert (r.get("s_per_unit_b1", 0) > 0) == timed
         if r["method"] != "reference":
-            assert r["rel_l2"] > 0 and r["batch"] == stagger.BATCH and r["speedup_vs_base"] > 0
+            assert r["rel_l2"] > 0 and r["batch"] == stagger.BATCH and r["error_vs_base"] > 0
+            assert (r.get("speedup_vs_base", 0) > 0) == timed
         else:
             assert r["max_divergence"] < 1e-6
     keys = {t["key"] for t in payload["targets"]}
     assert {"error_vs_base", "speedup_vs_base", "vs_reference"} <= keys
+
+
+def test_developed_case_starts_every_model_from_the_reference_state(tmp_path):
+    """An untrained model is the identity on ``a``: its developed rollout must hold the reference's start state."""
+    import jax
+    import numpy as np
+
+    from itersolve.bench import stagger
+    from itersolve.pdes.fluids.navier_stokes import Physics, cylinder
+    from itersolve.pdes.fluids.reference import ProjectionSolver
+    from itersolve.pdes.stagger.io import save
+    from itersolve.pdes.stagger.models import StaggerModel
+
+    path = save(StaggerModel(hidden=4, levels=1, key=jax.random.key(0, impl="rbg")), tmp_path / "m.safetensors",
+                {"grid": [16, 32], "command": "test"})
+    payload = stagger.run(quick=True, out_dir=None, progress=False, grid=(16, 32), steps=4, discard=0,
+                          models=[str(path)], developed_after=5)
+    row = next(r for r in payload["rows"] if r["case"] == stagger.DEVELOPED and r["method"] == "base")
+    env = cylinder((16, 32))
+    solver = ProjectionSolver(env, Physics())
+    warm = solver.rollout(5)
+    start = warm["u"][-1], warm["v"][-1]
+    ref = solver.rollout(4, state=start)
+    fu, fv = env.boundary[0], env.boundary[1]
+    num = np.sum(fu * (start[0] - ref["u"]) ** 2) + np.sum(fv * (start[1] - ref["v"]) ** 2)
+    den = np.sum(fu * ref["u"] ** 2) + np.sum(fv * ref["v"] ** 2)
+    assert row["rel_l2"] == pytest.approx(np.sqrt(num / den), rel=1e-4)
 
 
 def test_frequency_target_needs_shedding():
