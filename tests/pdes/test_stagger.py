@@ -356,6 +356,20 @@ def test_seed_bank_holds_the_teachers_rollout_states():
         SeedBank.roll(teacher, (16, 32), Physics(), envs=1, steps=5, stride=3, rng=np.random.default_rng(0))
 
 
+def test_seed_bank_of_a_multistep_teacher_keeps_states_across_its_calls():
+    """A teacher with st = 2 and stride 3: kept steps 3, 6, 9, 12 fall inside and at the ends of its calls."""
+    from itersolve.pdes.fluids.navier_stokes import Physics
+    from itersolve.pdes.stagger.rollouts import initial_states, rollout
+    from itersolve.pdes.stagger.seeding import SeedBank
+
+    teacher = _tiny(s=1, st_=2, scale=0.1)
+    bank = SeedBank.roll(teacher, (16, 32), Physics(), envs=1, steps=12, stride=3, rng=np.random.default_rng(1))
+    a, p = rollout(teacher, *initial_states(bank.envs, Physics()), 12)
+    assert bank.a.shape == (1, 5, 16, 32)
+    np.testing.assert_allclose(bank.a[:, 1:], np.asarray(a[:, 2::3]), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(bank.p[:, 1:], np.asarray(p[:, 2::3]), rtol=1e-6, atol=1e-6)
+
+
 def test_training_pool_is_seeded_from_the_teacher(tmp_path, monkeypatch):
     import argparse
 

@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,9 @@ class SeedBank:
              stride: int, rng: np.random.Generator) -> "SeedBank":
         """Roll ``teacher`` ``steps`` time steps through ``envs`` random environments; keep every ``stride``-th state.
 
+        The rollout runs ``lcm(stride, teacher.st)`` steps at a time, so only the kept states are ever held
+        (``1/stride`` of the whole rollout).
+
         Raises
         ------
         ValueError
@@ -71,10 +75,14 @@ class SeedBank:
                              f"teacher's st = {teacher.st}")
         environments = [random_environment(tuple(grid), rng) for _ in range(envs)]
         a0, p0, b = initial_states(environments, physics)
-        a, p = rollout(teacher, a0, p0, b, steps)
-        keep = slice(stride - 1, steps, stride)
-        a = np.concatenate([a0[:, None], np.asarray(a[:, keep])], axis=1)
-        p = np.concatenate([p0[:, None], np.asarray(p[:, keep])], axis=1)
+        chunk = math.lcm(stride, teacher.st)  # rolled a chunk at a time: only the kept states are held
+        kept_a, kept_p, a_t, p_t = [a0], [p0], a0, p0
+        for _ in range(steps // chunk):
+            a_c, p_c = rollout(teacher, a_t, p_t, b, chunk)
+            kept_a += list(np.moveaxis(np.asarray(a_c[:, stride - 1::stride]), 1, 0))
+            kept_p += list(np.moveaxis(np.asarray(p_c[:, stride - 1::stride]), 1, 0))
+            a_t, p_t = a_c[:, -1], p_c[:, -1]
+        a, p = np.stack(kept_a, axis=1), np.stack(kept_p, axis=1)
         if not (np.isfinite(a).all() and np.isfinite(p).all()):
             raise FloatingPointError("the teacher's rollout is not finite; it cannot seed a pool")
         return cls(environments, a, p)
