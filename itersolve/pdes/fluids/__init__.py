@@ -8,7 +8,8 @@ bring JAX; the operators here accept JAX arrays as well).
 - pressure Poisson (deep conjugate directions): :func:`pressure_system` →
   :class:`PressureSystem` (matrix, grid ↔ vector mapping, null space),
   right-hand sides :func:`random_rhs`, :func:`divergence_rhs` of :func:`random_velocity`
-- Navier–Stokes (NeuralStagger): operators :func:`curl`, :func:`divergence`,
+- Navier–Stokes (NeuralStagger): operators :func:`curl` (and its inverse
+  :func:`stream_function`), :func:`divergence`,
   :func:`gradient`, :func:`laplacian`, :func:`advection`, :func:`vorticity`;
   environments :func:`channel`, :func:`cylinder`, :func:`held_out_layout`,
   :func:`random_environment`, :func:`poiseuille`; the physics residual
@@ -24,7 +25,7 @@ Examples
 True
 """
 
-from .mac import advection, curl, divergence, gradient, laplacian, vorticity
+from .mac import advection, curl, divergence, gradient, laplacian, stream_function, vorticity
 from .navier_stokes import (
     Environment,
     Physics,
@@ -68,5 +69,6 @@ __all__ = [
     "random_obstacles",
     "random_rhs",
     "random_velocity",
+    "stream_function",
     "vorticity",
 ]
