@@ -128,6 +128,48 @@ def test_a_few_training_steps_lower_the_loss():
     assert losses[-1] < 0.9 * losses[0] and losses[-1] < min(losses[:5]), losses
 
 
+def test_a_non_finite_batch_changes_nothing():
+    from itersolve.pdes.fluids.navier_stokes import Physics
+    from itersolve.pdes.stagger.rollouts import initial_states
+    from itersolve.pdes.stagger.training import optimizer, train_step
+
+    phys = Physics()
+    a0, p0, b = initial_states([_env(), _env()], phys)
+    model = _tiny(s=2, st_=2)
+    state = optimizer(LR).init(eqx.filter(model, eqx.is_array))
+    model, state, _, _, _ = train_step(model, state, a0, p0, b, phys, 20.0, LR)  # a real step: Adam's moments move
+    a0[1, 5, 5] = np.nan
+    new_model, new_state, loss, _, _ = train_step(model, state, a0, p0, b, phys, 20.0, LR)
+    assert not np.isfinite(float(loss))
+    for old, new in zip(jax.tree_util.tree_leaves((eqx.filter(model, eqx.is_array), state)),
+                        jax.tree_util.tree_leaves((eqx.filter(new_model, eqx.is_array), new_state))):
+        np.testing.assert_array_equal(np.asarray(old), np.asarray(new))
+
+
+def test_training_replaces_pool_states_that_blow_up(monkeypatch):
+    """A kick that yields NaN spoils one pool state: its steps are rejected, the slot refilled, training goes on."""
+    from itersolve.pdes.stagger import training
+
+    original, calls = training.perturbation, []
+
+    def once_nan(env, rng, amplitude, length=3.0):
+        calls.append(1)
+        psi = original(env, rng, amplitude, length)
+        return psi * np.nan if len(calls) == 6 else psi  # the first kick of a live state (after 4 initial ones)
+
+    monkeypatch.setattr(training, "perturbation", once_nan)
+    cfg = training.TrainConfig(grid=(16, 32), s=2, st=1, hidden=4, levels=1, pool=4, batch=2, steps=12,
+                               perturb=0.1, kick_every=1)
+    result = training.train(cfg, progress=False)
+    assert result.rejected >= 1 and len(result.losses) == 12 - result.rejected
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree_util.tree_leaves(eqx.filter(result.model, eqx.is_array)))
+
+    monkeypatch.setattr(training, "perturbation", lambda env, rng, amplitude, length=3.0: np.full(env.shape, np.nan))
+    with pytest.raises(FloatingPointError, match="consecutive steps"):
+        training.train(training.TrainConfig(grid=(16, 32), s=2, st=1, hidden=4, levels=1, pool=4, batch=2,
+                                            steps=40, perturb=0.1), progress=False)
+
+
 def test_balanced_objective_is_the_mean_log_loss():
     from itersolve.pdes.fluids.navier_stokes import Physics, physics_loss
     from itersolve.pdes.stagger.rollouts import initial_states

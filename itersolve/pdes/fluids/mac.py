@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["shift", "curl", "stream_function", "divergence", "gradient", "laplacian", "advection", "vorticity", "namespace"]
+__all__ = ["shift", "curl", "stream_function", "divergence", "gradient", "laplacian", "advection", "vorticity",
+           "namespace"]
 
 Array = Any
 

@@ -111,4 +111,4 @@ def run(args: argparse.Namespace, command: str) -> dict:
                       boundary_weight=args.boundary_weight, seed=args.seed, checkpoint_every=args.checkpoint_every)
     result = train(cfg, out=args.out, progress=not args.no_progress, command=command)
     return {"out": str(result.path), "steps": len(result.losses), "seconds": round(result.seconds, 1),
-            "last_loss": result.losses[-1] if result.losses else None}
+            "last_loss": result.losses[-1] if result.losses else None, "rejected_steps": result.rejected}

@@ -79,7 +79,11 @@ from ..fluids.navier_stokes import Physics, physics_loss, random_environment  # 
 from .models import StaggerModel  # noqa: E402
 from .rollouts import initial_states  # noqa: E402
 
-__all__ = ["TrainConfig", "TrainResult", "train", "window_loss", "default_size", "initial_model", "provenance",
+#: Consecutive non-finite training losses, on pool states refilled after each, after which training stops.
+MAX_FAILING_STEPS = 10
+
+__all__ = ["MAX_FAILING_STEPS", "TrainConfig", "TrainResult", "train", "window_loss", "default_size", "initial_model",
+           "provenance",
            "optimizer", "train_step", "perturbation", "lr_scale"]
 
 
@@ -175,12 +179,17 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """The trained model, per-step losses, steps done, seconds and the checkpoint path (if any)."""
+    """The trained model, the losses of the steps taken, seconds, the checkpoint path (if any) and the steps rejected.
+
+    A step is rejected when its loss is not finite (a pool state blew up): the
+    model is left as it was and the batch's pool environments are replaced.
+    """
 
     model: StaggerModel
     losses: list[float]
     seconds: float
     path: Path | None
+    rejected: int = 0
 
 
 def window_loss(model: StaggerModel, a: Any, p: Any, boundary: Any, physics: Physics,
@@ -266,6 +275,9 @@ def train_step(model: StaggerModel, opt_state: Any, a: Any, p: Any, boundary: An
                ) -> tuple[StaggerModel, Any, Any, Any, Any]:
     """One optimiser step of :func:`window_loss` on a batch; returns the model, optimiser state, mean loss, last states.
 
+    A batch whose loss or gradient is not finite changes neither the model nor the optimiser state
+    (the caller sees the non-finite loss and decides what to do with the batch's pool states).
+
     Jitted once per model structure, batch shape, ``physics``, ``boundary_weight``, ``lr`` and ``balance``
     (held static), and shared by every :func:`train` run with those. ``scale`` multiplies the
     update (the step-size schedule, :func:`lr_scale`); pass it as a JAX scalar so that a changing
@@ -285,8 +297,10 @@ def train_step(model: StaggerModel, opt_state: Any, a: Any, p: Any, boundary: An
     opt = optimizer(lr)
     (_, (a1, p1, loss)), grads = eqx.filter_value_and_grad(window_loss, has_aux=True)(
         model, a, p, boundary, physics, boundary_weight, balance)
-    updates, opt_state = opt.update(grads, opt_state, eqx.filter(model, eqx.is_array))
-    updates = jax.tree_util.tree_map(lambda u: u * scale, updates)
+    updates, new_state = opt.update(grads, opt_state, eqx.filter(model, eqx.is_array))
+    finite = jnp.isfinite(loss) & jnp.isfinite(optax.tree.norm(grads))
+    updates = jax.tree_util.tree_map(lambda u: jnp.where(finite, u * scale, 0.0), updates)
+    opt_state = jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), new_state, opt_state)
     return eqx.apply_updates(model, updates), opt_state, loss, a1, p1
 
 
@@ -341,7 +355,9 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
     """Train (until ``cfg.steps`` or ``cfg.minutes``); checkpoint to ``out`` every ``cfg.checkpoint_every`` steps.
 
     The model starts from :func:`initial_model`; with ``cfg.init`` the JSON
-    written to ``out`` holds ``init_from`` (:func:`provenance`).
+    written to ``out`` holds ``init_from`` (:func:`provenance`). A step whose
+    loss is not finite is rejected (:class:`TrainResult`); after
+    :data:`MAX_FAILING_STEPS` in a row it raises ``FloatingPointError``.
     """
     from .io import save
 
@@ -387,8 +403,8 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
         if out is None:
             return None
         info = {"command": command, **origin,
-                "training": {**cfg.public(), "steps_done": done, "seconds": round(seconds, 1),
-                             "cpu_seconds": round(time.process_time() - cpu0, 1)},
+                "training": {**cfg.public(), "steps_done": done, "steps_rejected": rejected,
+                             "seconds": round(seconds, 1), "cpu_seconds": round(time.process_time() - cpu0, 1)},
                 "grid": list(grid), "physics": dataclasses.asdict(physics), "losses_every_50": cfg.history}
         return save(model, out, info)
 
@@ -399,6 +415,7 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
         bar = tqdm(total=cfg.steps, desc=f"train stagger s={cfg.s} st={cfg.st}")
     losses: list[float] = []
     path = None
+    rejected = failing = 0
     for n in range(cfg.steps):
         idx = rng.choice(cfg.pool, size=cfg.batch, replace=False)
         fraction = max(n / cfg.steps, (time.perf_counter() - t0) / (60.0 * cfg.minutes))
@@ -406,8 +423,16 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
         model, opt_state, loss, a1, p1 = train_step(model, opt_state, a_pool[idx], p_pool[idx], b_pool[idx],
                                                     physics, cfg.boundary_weight, cfg.lr, scale, cfg.balance)
         loss = float(loss)
-        if not np.isfinite(loss):
-            raise FloatingPointError(f"training loss became {loss} at step {n}; lower --lr")
+        if not np.isfinite(loss):  # the step was not taken; a pool state that blew up is replaced
+            rejected += 1
+            failing += 1
+            if failing >= MAX_FAILING_STEPS:
+                raise FloatingPointError(f"training loss was {loss} at {failing} consecutive steps (last: step {n}), "
+                                         "on fresh pool states too; lower --lr")
+            for k in idx:
+                refill(int(k))
+            continue
+        failing = 0
         losses.append(loss)
         a_pool[idx], p_pool[idx] = np.asarray(a1), np.asarray(p1)
         if (n + 1) % cfg.reset_every == 0:
@@ -430,4 +455,4 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
         bar.close()
     seconds = time.perf_counter() - t0
     path = checkpoint(len(losses), seconds) or path
-    return TrainResult(model=model, losses=losses, seconds=seconds, path=path)
+    return TrainResult(model=model, losses=losses, seconds=seconds, path=path, rejected=rejected)
