@@ -83,8 +83,7 @@ from .rollouts import initial_states  # noqa: E402
 MAX_FAILING_STEPS = 10
 
 __all__ = ["MAX_FAILING_STEPS", "TrainConfig", "TrainResult", "train", "window_loss", "default_size", "initial_model",
-           "provenance",
-           "optimizer", "train_step", "perturbation", "lr_scale"]
+           "provenance", "optimizer", "train_step", "perturbation", "lr_scale"]
 
 
 def default_size(s: int) -> tuple[int, int]:
