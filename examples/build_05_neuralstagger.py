@@ -16,9 +16,10 @@ small coarse networks advance them, reassembles the fine field (depth-to-space) 
 *unchanged* fine-grid physics loss; `s_T` steps per call decompose time likewise. Each model's JSON says what one
 coarse field's network sees (`coarse_input`): its own field (`own`, the paper's decoupled solvers; `own+offset`
 for older weights) or all `s×s` fields as channels (`all`: one coarse U-Net with one output group per field).
-The shipped decomposed models are `all` models; `s=2` (with and without `s_T=2`) and `s=4` were trained on a
+The shipped decomposed models are `all` models. The two `s=2` models (with and without `s_T=2`) were trained on a
 pool whose fresh environments start from states of the base network's rollouts (`--seed-from`), so they train
-on developed vortex streets from the first step; the loss stays the physics residual.
+on developed vortex streets from the first step; the loss stays the physics residual. The two `s=4` models were
+trained from rest: they track the mean flow as closely as the base network does but hold a steady wake.
 
 Below: the shipped models (`itersolve train stagger ...`, JSON next to each file), a rollout of flow past a
 cylinder against the numerical reference (a projection method whose pressure solves are itersolve's AMG-PCG),
@@ -113,9 +114,9 @@ gradient is useless; `tune_inflow` descends a smooth proxy, the centroid of the 
 `jax.grad` through the whole rollout of a network (here the base network, the most accurate of the shipped ones).
 A few Adam steps here. Read the result with the benchmark in mind: the base network (trained 52 minutes with
 `--balance --kick-every 1 --perturb 0.4`) sheds vortices at close to the reference's frequency, while no decomposed
-network sheds from rest yet: the `own` ones never learned the wake's dynamics, and the `all` ones learned much
-of them but still damp the vortex street slowly (`itersolve bench stagger` reports every probe frequency and its
-amplitude against the reference's)."""),
+network sheds from rest yet: the `own` ones never learned the wake's dynamics, and the seeded `all` ones learned
+much of them but still damp the vortex street slowly, as the restart above shows (`itersolve bench stagger`
+reports every probe frequency and its amplitude against the reference's)."""),
     new_code_cell("""controller = load('neuralstagger-base')
 target = 0.05
 out = tune_inflow(controller, env, target, physics=physics, steps=100, discard=30, iterations=3, lr=0.15)
