@@ -326,6 +326,30 @@ def test_frequency_measurement_and_proxy():
     assert abs(shedding_frequency(np.sin(2 * np.pi * 0.05 * t * 2), 2.0) - 0.05) < 1e-3
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-3, 3), min_size=4, max_size=4), st.floats(5, 300), st.floats(0.0005, 0.01),
+       st.integers(0, 2**16), st.sampled_from([0.5, 1.0]))
+def test_frequency_of_a_slow_drift_stays_within_the_spectrum(coef, decay, slow, seed, dt):
+    """A still probe (drift, decay, a fraction of a period, a little noise) is measured in the spectrum's range."""
+    from itersolve.pdes.stagger.control import shedding_frequency
+
+    t = np.arange(320.0)
+    x = coef[0] * (t / 320) ** 2 + coef[1] * np.exp(-t / decay) + coef[2] * np.sin(2 * np.pi * slow * t)
+    x += 1e-3 * coef[3] * np.random.default_rng(seed).standard_normal(t.size)
+    f = shedding_frequency(x, dt)
+    assert f == 0.0 or 0.5 / (320 * dt) <= f <= 0.5 / dt
+
+
+def test_frequency_of_a_drift_that_leaks_into_dc():
+    """Here the DC bin outweighs bin 1, the strongest above it: the lowest bin, not a parabola's far-off vertex."""
+    from itersolve.pdes.stagger.control import shedding_frequency
+
+    t = np.arange(320.0)
+    x = 1.878 * (t / 320) ** 2 + 0.434 * np.exp(-t / 241.0) + 0.390 * np.sin(2 * np.pi * 0.00178 * t)
+    x += 1e-3 * np.random.default_rng(19).standard_normal(t.size)
+    assert shedding_frequency(x, 1.0) == pytest.approx(1 / 320)  # it used to say -1.648
+
+
 def test_cli_imports_only_the_standard_library_and_parses():
     code = ("import sys, argparse; import itersolve.pdes.stagger.cli as c; "
             "p = argparse.ArgumentParser(); c.add_arguments(p); "

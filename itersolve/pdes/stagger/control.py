@@ -56,6 +56,9 @@ def _detrend(x: Array, xp: Any) -> Array:
 def shedding_frequency(signal: Array, dt: float) -> float:
     """Dominant frequency of ``signal`` (sampled every ``dt``): Hann-windowed FFT peak, parabolic refinement.
 
+    The peak is the strongest bin above DC; it is refined (by at most half a
+    bin) only where it is a local maximum, so a slow drift whose power leaks
+    mostly into the DC bin reports the lowest bin, never a frequency below it.
     Returns 0.0 for a constant (or straight-line) signal.
     """
     raw = np.asarray(signal, dtype=float)
@@ -65,7 +68,7 @@ def shedding_frequency(signal: Array, dt: float) -> float:
     power = np.abs(np.fft.rfft(x * np.hanning(x.size))) ** 2
     k = 1 + int(np.argmax(power[1:]))
     shift = 0.0
-    if 1 <= k < power.size - 1:
+    if k < power.size - 1 and power[k] >= power[k - 1]:  # a local peak (the DC bin may outweigh bin 1): refine
         l, c, r = np.log(power[k - 1:k + 2] + 1e-300)
         denom = l - 2 * c + r
         shift = 0.5 * (l - r) / denom if denom < 0 else 0.0
