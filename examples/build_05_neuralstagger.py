@@ -90,10 +90,10 @@ A simulation restarted from a developed vortex street asks less of a network tha
 carry the street on, not grow it from a small instability. `stream_function` turns the reference's velocity
 (divergence-free to the PCG tolerance) into the stream function the networks advance; every model then runs from
 that state, and the probe behind the cylinder shows whether it keeps the street going and at which frequency."""),
-    new_code_cell("""warm = ProjectionSolver(env, physics).rollout(200)          # from rest to a developed vortex street
+    new_code_cell("""warm = solver.rollout(120, state=(ref['u'][-1], ref['v'][-1]))  # on from step 80 to a developed street
 u0, v0, p_dev = warm['u'][-1], warm['v'][-1], warm['p'][-1]
 more = 120
-ref_dev = ProjectionSolver(env, physics).rollout(more, state=(u0, v0))
+ref_dev = solver.rollout(more, state=(u0, v0))
 a_dev = stream_function(u0, v0)[None].astype(np.float32)
 i, j = default_probe(env)
 signals = {'reference': ref_dev['v'][:, i, j]}

@@ -151,6 +151,7 @@ def run(quick: bool = True, out_dir: str | None = "bench-results", progress: boo
             solver = ProjectionSolver(env, physics)
             if timed:
                 ref = solver.rollout(steps)
+                row["s_per_unit_b1"] = float(ref["seconds"]) / (steps * physics.dt)
             else:
                 warm = solver.rollout(developed_after)
                 u0, v0, p0 = (warm[k][-1] for k in ("u", "v", "p"))
@@ -160,8 +161,6 @@ def run(quick: bool = True, out_dir: str | None = "bench-results", progress: boo
             row.update(batch=1, rel_l2=0.0, setup_seconds=solver.setup_time,
                        pcg_iterations_mean=float(np.mean(solver.pcg_iterations)),
                        max_divergence=solver.max_divergence(ref["u"][-1], ref["v"][-1]))
-            if timed:
-                row["s_per_unit_b1"] = float(ref["seconds"]) / (steps * physics.dt)
             u, v = ref["u"], ref["v"]
             cases_ref = ref
         else:

@@ -76,13 +76,13 @@ class SeedBank:
         environments = [random_environment(tuple(grid), rng) for _ in range(envs)]
         a0, p0, b = initial_states(environments, physics)
         chunk = math.lcm(stride, teacher.st)  # rolled a chunk at a time: only the kept states are held
-        kept_a, kept_p, a_t, p_t = [a0], [p0], a0, p0
+        kept_a, kept_p, a_t, p_t = [a0[:, None]], [p0[:, None]], a0, p0
         for _ in range(steps // chunk):
             a_c, p_c = rollout(teacher, a_t, p_t, b, chunk)
-            kept_a += list(np.moveaxis(np.asarray(a_c[:, stride - 1::stride]), 1, 0))
-            kept_p += list(np.moveaxis(np.asarray(p_c[:, stride - 1::stride]), 1, 0))
+            kept_a.append(np.asarray(a_c[:, stride - 1::stride]))
+            kept_p.append(np.asarray(p_c[:, stride - 1::stride]))
             a_t, p_t = a_c[:, -1], p_c[:, -1]
-        a, p = np.stack(kept_a, axis=1), np.stack(kept_p, axis=1)
+        a, p = np.concatenate(kept_a, axis=1), np.concatenate(kept_p, axis=1)
         if not (np.isfinite(a).all() and np.isfinite(p).all()):
             raise FloatingPointError("the teacher's rollout is not finite; it cannot seed a pool")
         return cls(environments, a, p)
