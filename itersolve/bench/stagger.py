@@ -26,7 +26,10 @@ vortex-shedding frequency of a probe behind the obstacle
 (:func:`~itersolve.pdes.stagger.control.shedding_frequency`, start-up left
 out) and the probe's oscillation amplitude relative to the reference's (a
 model below :data:`SHEDDING_AMPLITUDE` does not shed, whatever its spectral
-peak says). The issue's targets are checked and printed as met or not met; the JSON
+peak says). In the developed case every network also gets a one-call test
+(:func:`step_response`): from :data:`STEP_STATES` states of the reference's
+vortex street, its change of the velocity against the reference's over the
+same steps; a projection below 1 is a step that damps the street. The issue's targets are checked and printed as met or not met; the JSON
 holds everything, the PNG the final vorticity of every method side by side.
 
 JAX runs with however many threads XLA is given (see ``XLA_FLAGS``); the JSON records the flags.
@@ -44,13 +47,16 @@ import numpy as np
 from .report import format_table, write_json
 from .report import progress as progress_bar
 
-__all__ = ["run", "TARGETS", "BATCH", "DEVELOPED"]
+__all__ = ["run", "step_response", "TARGETS", "BATCH", "DEVELOPED", "STEP_STATES"]
 
 #: Environments per batch for the throughput timing of the networks.
 BATCH = 8
 
 #: The case started from the reference's developed vortex street behind the cylinder.
 DEVELOPED = "cylinder, developed"
+
+#: Reference states of the developed case from which each network's one-call change is compared (:func:`step_response`).
+STEP_STATES = 20
 
 TARGETS = {
     "error_vs_base": "decomposed models: rollout error <= 1.5x the base model's (each case)",
@@ -72,6 +78,8 @@ COLUMNS = [
     ("frequency", "freq", ".4f"),
     ("freq_error", "f err", ".3f"),
     ("amplitude_ratio", "amp/ref", ".2f"),
+    ("step_projection", "step proj", ".3f"),
+    ("step_error", "step err", ".3f"),
 ]
 
 #: A probe whose oscillation (rms after start-up) is below this fraction of the reference's does not shed:
@@ -100,6 +108,50 @@ def _rel_l2(u: np.ndarray, v: np.ndarray, ref: dict, fu: np.ndarray, fv: np.ndar
     num = np.sum(fu * (u - ref["u"]) ** 2) + np.sum(fv * (v - ref["v"]) ** 2)
     den = np.sum(fu * ref["u"] ** 2) + np.sum(fv * ref["v"] ** 2)
     return float(np.sqrt(num / den)) if np.isfinite(num) else float("inf")
+
+
+def step_response(model: Any, ref: dict, boundary: np.ndarray, h: float = 1.0,
+                  states: int = STEP_STATES) -> tuple[float, float]:
+    """One call of ``model`` from reference states against the reference's change of the velocity over its ``st`` steps.
+
+    ``ref`` holds the reference rollout (``u``, ``v``, ``p`` of shape
+    ``(steps, H, W)``); ``states`` of its states, evenly spread, are turned
+    into stream functions and advanced by one model call. On fluid faces, with
+    ``d`` the model's change of the velocity and ``t`` the reference's,
+    returns ``(d . t / |t|^2, |d - t| / |t|)``: the projection (1 is the right
+    size; below 1 the step damps the flow's change, e.g. the vortex street)
+    and the relative error of the change. A model that changes nothing scores
+    ``(0, 1)``.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from itersolve.pdes.fluids.navier_stokes import Physics, cylinder
+    >>> from itersolve.pdes.fluids.reference import ProjectionSolver
+    >>> from itersolve.pdes.stagger.models import StaggerModel
+    >>> env = cylinder((16, 32))
+    >>> ref = ProjectionSolver(env, Physics()).rollout(6)
+    >>> identity = StaggerModel(hidden=2, levels=1, key=jax.random.PRNGKey(0))  # untrained: changes nothing
+    >>> [round(x, 9) for x in step_response(identity, ref, env.boundary, states=3)]
+    [0.0, 1.0]
+    """
+    from ..pdes.fluids.mac import curl, stream_function
+    from ..pdes.stagger.rollouts import rollout
+
+    st = model.st
+    last = ref["u"].shape[0] - st
+    if last < 1:
+        raise ValueError(f"the reference rollout has {ref['u'].shape[0]} steps; a model with s_T = {st} needs more")
+    ts = np.unique(np.linspace(0, last - 1, min(states, last)).round().astype(int))
+    a = np.stack([stream_function(ref["u"][t], ref["v"][t], h) for t in ts]).astype(np.float32)
+    b = np.repeat(np.asarray(boundary, dtype=np.float32)[None], len(ts), axis=0)
+    after = rollout(model, a, ref["p"][ts].astype(np.float32), b, st)[0][:, -1]
+    (u0, v0), (u1, v1) = curl(a.astype(float), h), curl(np.asarray(after, dtype=float), h)
+    fu, fv = np.asarray(boundary[0], bool), np.asarray(boundary[1], bool)
+    true = np.concatenate([(ref["u"][ts + st] - ref["u"][ts])[:, fu], (ref["v"][ts + st] - ref["v"][ts])[:, fv]], 1)
+    got = np.concatenate([(u1 - u0)[:, fu], (v1 - v0)[:, fv]], 1)  # the model's own change: float32 start aside
+    norm = float(np.sum(true * true))
+    return float(np.sum(got * true)) / norm, float(np.linalg.norm(got - true)) / float(np.sqrt(norm))
 
 
 def run(quick: bool = True, out_dir: str | None = "bench-results", progress: bool = True, *,
@@ -176,6 +228,8 @@ def run(quick: bool = True, out_dir: str | None = "bench-results", progress: boo
             row.update(batch=BATCH, rel_l2=_rel_l2(u, v, cases_ref, fu, fv), model=cfg["model"], source=source,
                        trained_seconds=cfg.get("training", {}).get("seconds"),
                        trained_steps=cfg.get("training", {}).get("steps_done"))
+            if not timed:
+                row["step_projection"], row["step_error"] = step_response(model, cases_ref, env.boundary, physics.h)
             if timed:
                 t1 = _time(lambda: rollout(model, a0, p0, b, steps)[0].block_until_ready(), repeat)
                 ab, pb, bb = (np.repeat(x, BATCH, axis=0) for x in (a0, p0, b))

@@ -33,6 +33,7 @@ def test_bench_stagger_tiny(tmp_path):
         if r["method"] != "reference":
             assert r["rel_l2"] > 0 and r["batch"] == stagger.BATCH and r["error_vs_base"] > 0
             assert (r.get("speedup_vs_base", 0) > 0) == timed
+            assert ("step_error" in r) == (not timed)  # the one-call test runs from the developed street
         else:
             assert r["max_divergence"] < 1e-6
     keys = {t["key"] for t in payload["targets"]}
@@ -64,6 +65,39 @@ def test_developed_case_starts_every_model_from_the_reference_state(tmp_path):
     num = np.sum(fu * (start[0] - ref["u"]) ** 2) + np.sum(fv * (start[1] - ref["v"]) ** 2)
     den = np.sum(fu * ref["u"] ** 2) + np.sum(fv * ref["v"] ** 2)
     assert row["rel_l2"] == pytest.approx(np.sqrt(num / den), rel=1e-4)
+    assert row["step_projection"] == 0.0 and row["step_error"] == pytest.approx(1.0, rel=1e-12)  # changes nothing
+
+
+def test_step_response_measures_the_change_against_the_reference():
+    """Against its own trajectory a model scores projection 1 and error 0; against a trajectory whose every change
+    is twice its own it scores 1/2 and 1/2. A rollout too short for one call is refused."""
+    import equinox as eqx
+    import jax
+    import numpy as np
+
+    from itersolve.bench import stagger
+    from itersolve.pdes.fluids.mac import curl
+    from itersolve.pdes.fluids.navier_stokes import Physics, cylinder
+    from itersolve.pdes.stagger.models import StaggerModel
+    from itersolve.pdes.stagger.rollouts import initial_states, rollout
+
+    env = cylinder((16, 32))
+    model = StaggerModel(hidden=4, levels=1, key=jax.random.key(0, impl="rbg"))
+    weight = 0.05 * jax.random.normal(jax.random.key(1, impl="rbg"), model.net.out.weight.shape)
+    model = eqx.tree_at(lambda m: m.net.out.weight, model, weight)  # a model that changes the flow
+    a0, p0, b = initial_states([env], Physics())
+    a, p = rollout(model, a0, p0, b, 3)
+    a = np.concatenate([a0, np.asarray(a[0])]).astype(float)
+    p = np.concatenate([p0, np.asarray(p[0])]).astype(float)
+    u, v = curl(a)
+    own = {"u": u, "v": v, "p": p}
+    projection, error = stagger.step_response(model, own, env.boundary, states=3)
+    assert projection == pytest.approx(1.0, abs=1e-3) and error < 1e-3
+    doubled = {"u": np.stack([u[0], 2 * u[1] - u[0]]), "v": np.stack([v[0], 2 * v[1] - v[0]]), "p": p[:2]}
+    projection, error = stagger.step_response(model, doubled, env.boundary)  # one state: the first
+    assert projection == pytest.approx(0.5, abs=1e-3) and error == pytest.approx(0.5, abs=1e-3)
+    with pytest.raises(ValueError, match="needs more"):
+        stagger.step_response(model, {k: x[:1] for k, x in own.items()}, env.boundary)
 
 
 def test_frequency_target_needs_shedding():
