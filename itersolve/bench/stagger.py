@@ -29,8 +29,9 @@ model below :data:`SHEDDING_AMPLITUDE` does not shed, whatever its spectral
 peak says). In the developed case every network also gets a one-call test
 (:func:`step_response`): from :data:`STEP_STATES` states of the reference's
 vortex street, its change of the velocity against the reference's over the
-same steps; a projection below 1 is a step that damps the street. The issue's targets are checked and printed as met or not met; the JSON
-holds everything, the PNG the final vorticity of every method side by side.
+same steps; a projection below 1 is a step that damps the street. The
+issue's targets are checked and printed as met or not met; the JSON holds
+everything, the PNG the final vorticity of every method side by side.
 
 JAX runs with however many threads XLA is given (see ``XLA_FLAGS``); the JSON records the flags.
 """
