@@ -152,6 +152,8 @@ def step_response(model: Any, ref: dict, boundary: np.ndarray, h: float = 1.0,
     true = np.concatenate([(ref["u"][ts + st] - ref["u"][ts])[:, fu], (ref["v"][ts + st] - ref["v"][ts])[:, fv]], 1)
     got = np.concatenate([(u1 - u0)[:, fu], (v1 - v0)[:, fv]], 1)  # the model's own change: float32 start aside
     norm = float(np.sum(true * true))
+    if not norm > 0:
+        raise ValueError("the reference's velocity does not change over these steps: there is no change to compare")
     return float(np.sum(got * true)) / norm, float(np.linalg.norm(got - true)) / float(np.sqrt(norm))
 
 

@@ -98,6 +98,8 @@ def test_step_response_measures_the_change_against_the_reference():
     assert projection == pytest.approx(0.5, abs=1e-3) and error == pytest.approx(0.5, abs=1e-3)
     with pytest.raises(ValueError, match="needs more"):
         stagger.step_response(model, {k: x[:1] for k, x in own.items()}, env.boundary)
+    with pytest.raises(ValueError, match="does not change"):
+        stagger.step_response(model, {k: np.repeat(x[:1], 2, axis=0) for k, x in own.items()}, env.boundary)
 
 
 def test_frequency_target_needs_shedding():
