@@ -231,13 +231,13 @@ def run(quick: bool = True, out_dir: str | None = "bench-results", progress: boo
             row.update(batch=BATCH, rel_l2=_rel_l2(u, v, cases_ref, fu, fv), model=cfg["model"], source=source,
                        trained_seconds=cfg.get("training", {}).get("seconds"),
                        trained_steps=cfg.get("training", {}).get("steps_done"))
-            if not timed:
-                row["step_projection"], row["step_error"] = step_response(model, cases_ref, env.boundary, physics.h)
             if timed:
                 t1 = _time(lambda: rollout(model, a0, p0, b, steps)[0].block_until_ready(), repeat)
                 ab, pb, bb = (np.repeat(x, BATCH, axis=0) for x in (a0, p0, b))
                 tb = _time(lambda: rollout(model, ab, pb, bb, steps)[0].block_until_ready(), repeat)
                 row.update(s_per_unit_b1=t1 / (steps * physics.dt), s_per_unit_batch=tb / (BATCH * steps * physics.dt))
+            else:
+                row["step_projection"], row["step_error"] = step_response(model, cases_ref, env.boundary, physics.h)
         signal = v[discard:, probe[0], probe[1]]
         row["frequency"] = shedding_frequency(signal, physics.dt)
         row["probe"] = list(probe)

@@ -70,7 +70,8 @@ def test_developed_case_starts_every_model_from_the_reference_state(tmp_path):
 
 def test_step_response_measures_the_change_against_the_reference():
     """Against its own trajectory a model scores projection 1 and error 0; against a trajectory whose every change
-    is twice its own it scores 1/2 and 1/2. A rollout too short for one call is refused."""
+    is twice its own it scores 1/2 and 1/2. A rollout too short for one call, or one that does not change, is
+    refused."""
     import equinox as eqx
     import jax
     import numpy as np
