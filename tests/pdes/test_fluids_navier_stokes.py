@@ -93,6 +93,10 @@ def test_environment_layouts_and_bad_input():
     assert held_out_layout((32, 64)).solid[1:-1].sum() > 0
     rnd = random_environment((32, 64), np.random.default_rng(3))
     assert not rnd.solid[1:-1, 0].any()
+    assert random_environment((32, 64), np.random.default_rng(3), (1.2, 1.2)).speed == 1.2
+    for bad in [(0.0, 1.0), (1.0, 0.5), (1.0, np.inf), (np.nan, 1.0)]:
+        with pytest.raises(ValueError, match="speed_range"):
+            random_environment((32, 64), np.random.default_rng(3), bad)
     with pytest.raises(ValueError, match="shape"):
         channel((8, 8), solid=np.zeros((4, 4), bool))
     with pytest.raises(ValueError, match="2-D"):

@@ -359,10 +359,10 @@ def test_cli_imports_only_the_standard_library_and_parses():
     assert out.split() == ["[]", "2", "2"]
 
 
-def test_cli_run_trains_with_a_pool_and_checkpoints(tmp_path):
+def test_cli_run_trains_with_a_pool_and_checkpoints(tmp_path, monkeypatch):
     import argparse
 
-    from itersolve.pdes.stagger import cli
+    from itersolve.pdes.stagger import cli, training
     from safetensors.numpy import load_file
 
     from itersolve.pdes.stagger.io import config_of, load
@@ -373,14 +373,20 @@ def test_cli_run_trains_with_a_pool_and_checkpoints(tmp_path):
     args = parser.parse_args(["--s", "2", "--st", "2", "--hidden", "4", "--levels", "1", "--steps", "6",
                               "--reset-every", "2", "--checkpoint-every", "3", "--out", str(tmp_path / "c.safetensors"),
                               "--perturb", "0.05", "--lr-final", str(LR / 10), "--kick-every", "1", "--balance",
-                              *common])
+                              "--speeds", "0.7", "0.8", *common])
+    drawn = []
+    original = training.random_environment
+    monkeypatch.setattr(training, "random_environment", lambda *a: drawn.append(original(*a)) or drawn[-1])
     summary = cli.run(args, command="itersolve train stagger --s 2 --st 2")
+    monkeypatch.undo()
+    assert len(drawn) == 4 + 3 and all(0.7 <= env.speed <= 0.8 for env in drawn)  # the pool, then one per reset
     assert summary["steps"] == 6 and np.isfinite(summary["last_loss"])
     cfg = config_of(summary["out"])
     assert cfg["kind"] == "neuralstagger" and cfg["command"] == "itersolve train stagger --s 2 --st 2"
     assert cfg["training"]["steps_done"] == 6 and cfg["training"]["cpu_seconds"] >= 0
     assert cfg["training"]["perturb"] == 0.05 and cfg["training"]["lr_final"] == LR / 10
     assert cfg["training"]["kick_every"] == 1 and cfg["training"]["balance"] is True
+    assert cfg["training"]["speed_range"] == [0.7, 0.8]
     assert load(summary["out"]).config() == {"s": 2, "st": 2, "hidden": 4, "levels": 1, "coarse_input": "own"}
 
     # --init: continue from those weights, the architecture taken from their JSON, the provenance recorded
@@ -444,22 +450,32 @@ def test_training_pool_is_seeded_from_the_teacher(tmp_path, monkeypatch):
     from itersolve.pdes.stagger.seeding import SeedBank
 
     teacher = save(_tiny(s=1, st_=1, scale=0.1), tmp_path / "teacher.safetensors", {"command": "a test teacher"})
-    draws = []
+    draws, speeds = [], []
     original = SeedBank.draw
-    monkeypatch.setattr(SeedBank, "draw", lambda self, rng: draws.append(1) or original(self, rng))
+
+    def draw(self, rng):
+        draws.append(1)
+        env, a, p = original(self, rng)
+        speeds.append(env.speed)
+        return env, a, p
+
+    monkeypatch.setattr(SeedBank, "draw", draw)
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
     args = parser.parse_args(["--s", "2", "--st", "2", "--hidden", "4", "--levels", "1", "--steps", "4",
                               "--grid", "16", "32", "--pool", "4", "--batch", "2", "--lr", str(LR), "--no-progress",
                               "--reset-every", "2", "--seed-from", str(teacher), "--seed-envs", "3",
-                              "--seed-steps", "4", "--seed-stride", "2", "--out", str(tmp_path / "s.safetensors")])
+                              "--seed-steps", "4", "--seed-stride", "2", "--speeds", "1.2", "1.4",
+                              "--out", str(tmp_path / "s.safetensors")])
     summary = cli.run(args, command="itersolve train stagger --seed-from teacher")
     assert summary["steps"] == 4 and np.isfinite(summary["last_loss"])
     assert len(draws) == 4 + 2  # the whole initial pool, then one fresh environment per reset
+    assert all(1.2 <= v <= 1.4 for v in speeds)  # --speeds reaches the seed bank's environments
     cfg = config_of(summary["out"])
     assert cfg["seeded_from"]["sha256"] == config_of(teacher)["sha256"]
     assert cfg["seeded_from"]["command"] == "a test teacher"
     assert cfg["training"]["seed_from"] == str(teacher) and cfg["training"]["seed_steps"] == 4
+    assert cfg["training"]["speed_range"] == [1.2, 1.4]
 
 
 def _budget_minutes(cfg):

@@ -218,18 +218,31 @@ def random_environment(shape: tuple[int, int], rng: np.random.Generator,
                        speed_range: tuple[float, float] = (0.5, 1.5)) -> Environment:
     """A training environment: a random cylinder, or random boxes and balls, and a random inflow speed.
 
-    Obstacles stay in the first three quarters of the channel, clear of the inflow.
+    Obstacles stay in the first three quarters of the channel, clear of the inflow; the inflow speed is
+    uniform in ``speed_range``.
+
+    Raises
+    ------
+    ValueError
+        If ``speed_range`` is not ``(low, high)`` with ``0 < low <= high < inf``.
 
     Examples
     --------
     >>> env = random_environment((32, 64), np.random.default_rng(0))
     >>> 0.5 <= env.speed <= 1.5
     True
+    >>> random_environment((32, 64), np.random.default_rng(0), (1.5, 0.5))
+    Traceback (most recent call last):
+    ...
+    ValueError: speed_range must be (low, high) with 0 < low <= high < inf, got (1.5, 0.5)
     """
     from .obstacles import ball, random_obstacles
 
+    lo, hi = (float(x) for x in speed_range)
+    if not (0.0 < lo <= hi < np.inf):
+        raise ValueError(f"speed_range must be (low, high) with 0 < low <= high < inf, got {tuple(speed_range)}")
     H, W = shape
-    speed = float(rng.uniform(*speed_range))
+    speed = float(rng.uniform(lo, hi))
     if rng.random() < 0.5:
         c = (rng.uniform(0.15, 0.4), rng.uniform(0.3, 0.7) * H / W)
         r = rng.uniform(0.03, 0.08)

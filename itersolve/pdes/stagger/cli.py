@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what the network predicting one coarse field sees: its own field (the paper's "
                              "decoupled networks) or all s*s fields (default: own)")
     parser.add_argument("--grid", type=int, nargs=2, default=[32, 64], metavar=("H", "W"))
+    parser.add_argument("--speeds", type=float, nargs=2, default=[0.5, 1.5], metavar=("LOW", "HIGH"),
+                        help="inflow speeds of the random training environments, uniform between (default 0.5 1.5: "
+                             "cylinder Reynolds numbers about 20-150)")
     parser.add_argument("--pool", type=int, default=32, help="environments in the training pool")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=100_000, help="at most this many optimiser steps")
@@ -107,7 +110,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
                       batch=args.batch, steps=args.steps, minutes=args.minutes, lr=args.lr,
                       reset_every=args.reset_every, perturb=args.perturb, lr_final=args.lr_final,
                       kick_every=args.kick_every, balance=args.balance, seed_from=args.seed_from,
-                      seed_envs=args.seed_envs, seed_steps=args.seed_steps, seed_stride=args.seed_stride,
+                      seed_envs=args.seed_envs, seed_steps=args.seed_steps, seed_stride=args.seed_stride, speed_range=tuple(args.speeds),
                       boundary_weight=args.boundary_weight, seed=args.seed, checkpoint_every=args.checkpoint_every)
     result = train(cfg, out=args.out, progress=not args.no_progress, command=command)
     return {"out": str(result.path), "steps": len(result.losses), "seconds": round(result.seconds, 1),

@@ -59,8 +59,11 @@ class SeedBank:
 
     @classmethod
     def roll(cls, teacher: StaggerModel, grid: tuple[int, int], physics: Physics, *, envs: int, steps: int,
-             stride: int, rng: np.random.Generator) -> "SeedBank":
+             stride: int, rng: np.random.Generator, speed_range: tuple[float, float] = (0.5, 1.5)) -> "SeedBank":
         """Roll ``teacher`` ``steps`` time steps through ``envs`` random environments; keep every ``stride``-th state.
+
+        The environments are drawn by :func:`~itersolve.pdes.fluids.navier_stokes.random_environment` with
+        inflow speeds uniform in ``speed_range``.
 
         The rollout runs ``lcm(stride, teacher.st)`` steps at a time, so only the kept states are ever held
         (``1/stride`` of the whole rollout).
@@ -73,7 +76,7 @@ class SeedBank:
         if steps <= 0 or stride <= 0 or steps % stride or steps % teacher.st:
             raise ValueError(f"steps = {steps} must be a positive multiple of stride = {stride} and of the "
                              f"teacher's st = {teacher.st}")
-        environments = [random_environment(tuple(grid), rng) for _ in range(envs)]
+        environments = [random_environment(tuple(grid), rng, speed_range) for _ in range(envs)]
         a0, p0, b = initial_states(environments, physics)
         chunk = math.lcm(stride, teacher.st)  # rolled a chunk at a time: only the kept states are held
         kept_a, kept_p, a_t, p_t = [a0[:, None]], [p0[:, None]], a0, p0

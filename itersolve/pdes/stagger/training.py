@@ -135,6 +135,10 @@ class TrainConfig:
     every fresh pool environment then starts from one of its states at a
     random time instead of from rest. ``None``: fresh environments start from
     the Poiseuille state.
+
+    ``speed_range``: the inflow speeds of the random environments (pool and
+    seed bank), uniform between the two; with the default cylinders the
+    Reynolds number ``speed * D / (mu / rho)`` then ranges over about 20-150.
     """
 
     s: int = 1
@@ -164,6 +168,7 @@ class TrainConfig:
     seed_envs: int = 64
     seed_steps: int = 480
     seed_stride: int = 4
+    speed_range: tuple[float, float] = (0.5, 1.5)
     history: list = field(default_factory=list, repr=False)
 
     @property
@@ -362,6 +367,7 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
 
     physics = cfg.physics
     grid = tuple(int(n) for n in cfg.grid)
+    speed_range = (float(cfg.speed_range[0]), float(cfg.speed_range[1]))
     rng = np.random.default_rng(cfg.seed)
     model = initial_model(cfg)
     origin = {} if cfg.init is None else {"init_from": provenance(cfg.init)}
@@ -373,8 +379,8 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
 
         origin["seeded_from"] = provenance(cfg.seed_from)
         bank = SeedBank.roll(load(cfg.seed_from), grid, physics, envs=cfg.seed_envs, steps=cfg.seed_steps,
-                             stride=cfg.seed_stride, rng=rng)
-    envs = [random_environment(grid, rng) if bank is None else bank.envs[0] for _ in range(cfg.pool)]
+                             stride=cfg.seed_stride, rng=rng, speed_range=speed_range)
+    envs = [random_environment(grid, rng, speed_range) if bank is None else bank.envs[0] for _ in range(cfg.pool)]
     a_pool, p_pool, b_pool = initial_states(envs, physics)  # the bank's slots are refilled below
 
     def kick(k: int) -> None:
@@ -384,7 +390,7 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
     def refill(k: int) -> None:
         """A fresh environment in slot ``k``: from rest, or a state of the seed bank; kicked."""
         if bank is None:
-            envs[k] = random_environment(grid, rng)
+            envs[k] = random_environment(grid, rng, speed_range)
             a_pool[k:k + 1], p_pool[k:k + 1], b_pool[k:k + 1] = initial_states([envs[k]], physics)
         else:
             envs[k], a_pool[k], p_pool[k] = bank.draw(rng)
