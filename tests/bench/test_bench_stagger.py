@@ -21,23 +21,29 @@ def test_bench_stagger_tiny(tmp_path):
                   tmp_path / f"m{s}{st}{inp}.safetensors", {"grid": [16, 32], "command": "test"})
              for s, st, inp in ((1, 1, "own"), (2, 2, "own"), (2, 2, "all"))]
     payload = stagger.run(quick=True, out_dir=str(tmp_path), progress=False, grid=(16, 32), steps=4, discard=1,
-                          models=[str(p) for p in paths], repeat=1, developed_after=6)
+                          models=[str(p) for p in paths], repeat=1, developed_after=6, reynolds=(50,))
     written = json.loads((tmp_path / "stagger.json").read_text())
     assert (tmp_path / "stagger.png").stat().st_size > 0
     methods = {(r["case"], r["method"]) for r in written["rows"]}
     labels = ("reference", "base", "s=2 sT=2", "s=2 sT=2 all")
-    assert methods == {(c, m) for c in ("cylinder", "held-out", stagger.DEVELOPED) for m in labels}
+    cases = ("cylinder", "held-out", stagger.DEVELOPED, "cylinder, Re 50")
+    assert methods == {(c, m) for c in cases for m in labels}
     for r in payload["rows"]:
-        timed = r["case"] != stagger.DEVELOPED
+        timed = r["case"] in ("cylinder", "held-out")
+        # the default cylinder has a diameter of 4 cells on this grid: Re 40 at the default inflow speed
+        assert r.get("reynolds") == pytest.approx({"held-out": None, "cylinder, Re 50": 50}.get(r["case"], 40))
         assert (r.get("s_per_unit_b1", 0) > 0) == timed
         if r["method"] != "reference":
             assert r["rel_l2"] > 0 and r["batch"] == stagger.BATCH and r["error_vs_base"] > 0
             assert (r.get("speedup_vs_base", 0) > 0) == timed
-            assert ("step_error" in r) == (not timed)  # the one-call test runs from the developed street
+            assert ("step_error" in r) == (r["case"] == stagger.DEVELOPED)  # from the developed street only
         else:
             assert r["max_divergence"] < 1e-6
     keys = {t["key"] for t in payload["targets"]}
     assert {"error_vs_base", "speedup_vs_base", "vs_reference"} <= keys
+    sweep = [t for t in payload["targets"] if t["key"] == "frequency_reynolds"]
+    assert [t["measured"].split(":")[0] for t in sweep] == ["s=2 sT=2, cylinder, Re 50", "s=2 sT=2 all, cylinder, Re 50"]
+    assert not any(t["met"] for t in sweep)  # untrained models (the identity) do not shed
 
 
 def test_developed_case_starts_every_model_from_the_reference_state(tmp_path):

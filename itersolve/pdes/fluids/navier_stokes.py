@@ -46,6 +46,7 @@ __all__ = [
     "BOUNDARY_CHANNELS",
     "channel",
     "cylinder",
+    "CYLINDER_RADIUS",
     "held_out_layout",
     "random_environment",
     "profile",
@@ -176,8 +177,12 @@ def channel(shape: tuple[int, int], speed: float = 1.0, solid: np.ndarray | None
     return Environment(base, float(speed))
 
 
+#: Radius of the default :func:`cylinder`, in units of the channel length ``W`` (a diameter of ``W / 8`` cells).
+CYLINDER_RADIUS = 0.0625
+
+
 def cylinder(shape: tuple[int, int], speed: float = 1.0, center: tuple[float, float] = (0.25, 0.245),
-             radius: float = 0.0625) -> Environment:
+             radius: float = CYLINDER_RADIUS) -> Environment:
     """Flow past a cylinder; ``center`` and ``radius`` in units of the channel length ``W``.
 
     The default sits slightly below the channel axis of a ``(32, 64)`` grid
