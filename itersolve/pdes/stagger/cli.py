@@ -11,7 +11,7 @@ Examples
 >>> architecture(parser.parse_args(["--s", "4", "--out", "m.safetensors"]))
 {'s': 4, 'st': 1, 'hidden': 8, 'levels': 1, 'coarse_input': 'own'}
 >>> architecture(parser.parse_args(["--init", "neuralstagger-s2-st2", "--out", "m.safetensors"]))["levels"]
-2
+3
 >>> architecture(parser.parse_args(["--init", "neuralstagger-s2-st2", "--st", "1", "--out", "m.safetensors"]))
 Traceback (most recent call last):
 ...
