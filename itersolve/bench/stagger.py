@@ -12,14 +12,15 @@ asks only that a method carry the street on: what a simulation restarted
 from a developed flow needs. The from-rest cylinder is the case of the
 frequency target; the developed case has a target of its own, reported
 beside it, never in its place. The default cylinder is at Reynolds number
-``U D / nu = 80``, not far above the onset of shedding in this channel
-(the reference's wake oscillation vanishes near Re 68 on the 32 x 64 grid),
-where it grows slowly from rest and a model's slight excess dissipation
-decides whether it sheds at all; further cylinders from rest at the Reynolds numbers ``reynolds``
-(default :data:`REYNOLDS`: faster inflow, the same geometry and viscosity,
-inside the training range of inflow speeds) show how each method's
-shedding frequency and amplitude follow the Reynolds number (the Strouhal
-curve), again beside the frequency target, never in its place.
+``U D / nu = 80``, not far above the onset of shedding in this channel (the
+reference's squared wake amplitude extrapolates to zero near Re 68 on the
+32 x 64 grid): there the oscillation grows slowly from rest, and a model's
+slight excess dissipation decides whether it sheds at all. Further
+cylinders from rest at the Reynolds numbers ``reynolds`` (default
+:data:`REYNOLDS`: faster inflow, the same geometry and viscosity, inside the
+training range of inflow speeds) show how each method's shedding frequency
+and amplitude follow the Reynolds number (the Strouhal curve), again beside
+the frequency target, never in its place.
 Methods: the projection-method reference
 (:class:`~itersolve.pdes.fluids.reference.ProjectionSolver`, AMG-PCG pressure
 solves), the base network (``s = 1``) and every shipped NeuralStagger model
