@@ -184,7 +184,8 @@ def reynolds_case(grid: tuple[int, int], reynolds: float, physics: Any) -> tuple
     """
     from ..pdes.fluids.navier_stokes import cylinder
 
-    return f"cylinder, Re {reynolds:g}", cylinder(grid, reynolds * physics.mu / (physics.rho * _diameter(grid, physics)))
+    speed = reynolds * physics.mu / (physics.rho * _diameter(grid, physics))
+    return f"cylinder, Re {reynolds:g}", cylinder(grid, speed)
 
 
 def _diameter(grid: tuple[int, int], physics: Any) -> float:
@@ -347,7 +348,8 @@ def _targets(rows: list[dict], sweep_cases: tuple[str, ...] = ()) -> list[dict]:
             if r["case"] == case and r.get("freq_error") is not None:
                 shed = "" if r["sheds"] else (f"; does not shed (probe rms {r['amplitude_ratio']:.3f} of the "
                                               f"reference's), so that is a noise peak")
-                add(key, f"{r['method']}{'' if key != 'frequency_reynolds' else ', ' + case}: {r['frequency']:.4f} vs reference {r['reference_frequency']:.4f} "
+                name = r["method"] if key != "frequency_reynolds" else f"{r['method']}, {case}"
+                add(key, f"{name}: {r['frequency']:.4f} vs reference {r['reference_frequency']:.4f} "
                     f"({100 * r['freq_error']:.1f} % off{shed})", r["sheds"] and r["freq_error"] <= 0.05)
     for r in decomposed:
         if r["case"] == "cylinder" and r.get("speedup_vs_base") is not None:

@@ -49,6 +49,7 @@ __all__ = [
     "CYLINDER_RADIUS",
     "held_out_layout",
     "random_environment",
+    "TRAINING_SPEEDS",
     "profile",
     "poiseuille",
     "momentum_residual",
@@ -219,8 +220,12 @@ def held_out_layout(shape: tuple[int, int], speed: float = 1.0) -> Environment:
     return channel(shape, speed, _unit_mask(shape, make))
 
 
+#: Default range of the inflow speeds of :func:`random_environment` (training environments).
+TRAINING_SPEEDS = (0.5, 1.5)
+
+
 def random_environment(shape: tuple[int, int], rng: np.random.Generator,
-                       speed_range: tuple[float, float] = (0.5, 1.5)) -> Environment:
+                       speed_range: tuple[float, float] = TRAINING_SPEEDS) -> Environment:
     """A training environment: a random cylinder, or random boxes and balls, and a random inflow speed.
 
     Obstacles stay in the first three quarters of the channel, clear of the inflow; the inflow speed is

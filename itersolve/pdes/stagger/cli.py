@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what the network predicting one coarse field sees: its own field (the paper's "
                              "decoupled networks) or all s*s fields (default: own)")
     parser.add_argument("--grid", type=int, nargs=2, default=[32, 64], metavar=("H", "W"))
-    parser.add_argument("--speeds", type=float, nargs=2, default=[0.5, 1.5], metavar=("LOW", "HIGH"),
+    parser.add_argument("--speeds", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                         help="inflow speeds of the random training environments, uniform between (default 0.5 1.5: "
                              "cylinder Reynolds numbers about 20-150)")
     parser.add_argument("--pool", type=int, default=32, help="environments in the training pool")
@@ -104,13 +104,15 @@ def architecture(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace, command: str) -> dict:
     """Train from parsed ``args``; ``command`` is recorded in the JSON config. Returns a summary."""
+    from ..fluids.navier_stokes import TRAINING_SPEEDS
     from .training import TrainConfig, train
 
     cfg = TrainConfig(**architecture(args), init=args.init, grid=tuple(args.grid), pool=args.pool,
                       batch=args.batch, steps=args.steps, minutes=args.minutes, lr=args.lr,
                       reset_every=args.reset_every, perturb=args.perturb, lr_final=args.lr_final,
                       kick_every=args.kick_every, balance=args.balance, seed_from=args.seed_from,
-                      seed_envs=args.seed_envs, seed_steps=args.seed_steps, seed_stride=args.seed_stride, speed_range=tuple(args.speeds),
+                      seed_envs=args.seed_envs, seed_steps=args.seed_steps, seed_stride=args.seed_stride,
+                      speed_range=tuple(args.speeds or TRAINING_SPEEDS),
                       boundary_weight=args.boundary_weight, seed=args.seed, checkpoint_every=args.checkpoint_every)
     result = train(cfg, out=args.out, progress=not args.no_progress, command=command)
     return {"out": str(result.path), "steps": len(result.losses), "seconds": round(result.seconds, 1),

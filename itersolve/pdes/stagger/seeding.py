@@ -38,7 +38,7 @@ require_jax()
 
 import numpy as np  # noqa: E402
 
-from ..fluids.navier_stokes import Environment, Physics, random_environment  # noqa: E402
+from ..fluids.navier_stokes import TRAINING_SPEEDS, Environment, Physics, random_environment  # noqa: E402
 from .models import StaggerModel  # noqa: E402
 from .rollouts import initial_states, rollout  # noqa: E402
 
@@ -59,7 +59,8 @@ class SeedBank:
 
     @classmethod
     def roll(cls, teacher: StaggerModel, grid: tuple[int, int], physics: Physics, *, envs: int, steps: int,
-             stride: int, rng: np.random.Generator, speed_range: tuple[float, float] = (0.5, 1.5)) -> "SeedBank":
+             stride: int, rng: np.random.Generator,
+             speed_range: tuple[float, float] = TRAINING_SPEEDS) -> "SeedBank":
         """Roll ``teacher`` ``steps`` time steps through ``envs`` random environments; keep every ``stride``-th state.
 
         The environments are drawn by :func:`~itersolve.pdes.fluids.navier_stokes.random_environment` with

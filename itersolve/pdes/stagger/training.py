@@ -75,7 +75,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from ..fluids.navier_stokes import Physics, physics_loss, random_environment  # noqa: E402
+from ..fluids.navier_stokes import TRAINING_SPEEDS, Physics, physics_loss, random_environment  # noqa: E402
 from .models import StaggerModel  # noqa: E402
 from .rollouts import initial_states  # noqa: E402
 
@@ -168,7 +168,7 @@ class TrainConfig:
     seed_envs: int = 64
     seed_steps: int = 480
     seed_stride: int = 4
-    speed_range: tuple[float, float] = (0.5, 1.5)
+    speed_range: tuple[float, float] = TRAINING_SPEEDS
     history: list = field(default_factory=list, repr=False)
 
     @property
@@ -367,7 +367,6 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
 
     physics = cfg.physics
     grid = tuple(int(n) for n in cfg.grid)
-    speed_range = (float(cfg.speed_range[0]), float(cfg.speed_range[1]))
     rng = np.random.default_rng(cfg.seed)
     model = initial_model(cfg)
     origin = {} if cfg.init is None else {"init_from": provenance(cfg.init)}
@@ -379,8 +378,8 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
 
         origin["seeded_from"] = provenance(cfg.seed_from)
         bank = SeedBank.roll(load(cfg.seed_from), grid, physics, envs=cfg.seed_envs, steps=cfg.seed_steps,
-                             stride=cfg.seed_stride, rng=rng, speed_range=speed_range)
-    envs = [random_environment(grid, rng, speed_range) if bank is None else bank.envs[0] for _ in range(cfg.pool)]
+                             stride=cfg.seed_stride, rng=rng, speed_range=cfg.speed_range)
+    envs = [random_environment(grid, rng, cfg.speed_range) if bank is None else bank.envs[0] for _ in range(cfg.pool)]
     a_pool, p_pool, b_pool = initial_states(envs, physics)  # the bank's slots are refilled below
 
     def kick(k: int) -> None:
@@ -390,7 +389,7 @@ def train(cfg: TrainConfig, *, out: str | Path | None = None, progress: bool = T
     def refill(k: int) -> None:
         """A fresh environment in slot ``k``: from rest, or a state of the seed bank; kicked."""
         if bank is None:
-            envs[k] = random_environment(grid, rng, speed_range)
+            envs[k] = random_environment(grid, rng, cfg.speed_range)
             a_pool[k:k + 1], p_pool[k:k + 1], b_pool[k:k + 1] = initial_states([envs[k]], physics)
         else:
             envs[k], a_pool[k], p_pool[k] = bank.draw(rng)
