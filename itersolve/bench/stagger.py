@@ -110,6 +110,18 @@ def _label(cfg: dict) -> str:
     return f"s={m['s']} sT={m['st']}" + (" all" if m.get("coarse_input") == "all" else "")
 
 
+def _labels(configs: list[dict]) -> list[str]:
+    """Table labels of models: :func:`_label`, plus the width ``h<hidden>`` where two models would share one.
+
+    >>> cfg = lambda h: {"model": {"s": 2, "st": 2, "hidden": h, "coarse_input": "all"}}
+    >>> _labels([cfg(24), cfg(20), {"model": {"s": 1, "st": 1, "hidden": 16}}])
+    ['s=2 sT=2 all h24', 's=2 sT=2 all h20', 'base']
+    """
+    plain = [_label(cfg) for cfg in configs]
+    return [f"{label} h{cfg['model']['hidden']}" if plain.count(label) > 1 else label
+            for label, cfg in zip(plain, configs)]
+
+
 def _time(fn: Any, repeat: int) -> float:
     fn()  # compile
     best = np.inf
@@ -227,10 +239,10 @@ def run(quick: bool = True, out_dir: str | None = "bench-results", progress: boo
     discard = int(steps // 3 if discard is None else discard)
     if models is None:
         models = pretrained.available(kind=KIND)
+    configs = [config_of(m) for m in models]
     loaded = {}
-    for m in models:
-        cfg = config_of(m)
-        loaded[_label(cfg) if _label(cfg) not in loaded else str(m)] = (load(m), cfg, str(m))
+    for m, cfg, label in zip(models, configs, _labels(configs)):
+        loaded[label if label not in loaded else str(m)] = (load(m), cfg, str(m))
     cases = {"cylinder": cylinder(grid, 1.0), "held-out": held_out_layout(grid, 1.0), DEVELOPED: cylinder(grid, 1.0)}
     sweep = dict(reynolds_case(grid, re, physics) for re in reynolds)
     cases.update(sweep)
