@@ -20,7 +20,9 @@ The shipped decomposed models are `all` models. The two `s=2` models (with and w
 pool whose fresh environments start from states of the base network's rollouts (`--seed-from`), so they train
 on developed vortex streets from the first step; the loss stays the physics residual. The `s=2, s_T=2` model
 (a 3-level coarse U-Net) also drew its inflow speeds from 0.9-1.6 instead of 0.5-1.5 (`--speeds`), so that most
-of its pool sheds vortices; it is the decomposed model that sheds from rest. The two `s=4` models were
+of its pool sheds vortices; it is the decomposed model that sheds from rest at Reynolds numbers 80-120.
+`neuralstagger-s2-st2-h20` is the same recipe at width 20 instead of 24: about 1.2x faster per environment in
+batches, closer to the reference's frequency at Re 80, but its wake goes steady at Re 120. The two `s=4` models were
 trained from rest: they track the mean flow as closely as the base network does but hold a steady wake.
 
 Below: the shipped models (`itersolve train stagger ...`, JSON next to each file), a rollout of flow past a
@@ -116,7 +118,7 @@ gradient is useless; `tune_inflow` descends a smooth proxy, the centroid of the 
 `jax.grad` through the whole rollout of a network (here the base network, the most accurate of the shipped ones).
 A few Adam steps here. Read the result with the benchmark in mind: the base network (trained 52 minutes with
 `--balance --kick-every 1 --perturb 0.4`) sheds vortices at close to the reference's frequency, and so does the
-`s=2, s_T=2` network; the other decomposed networks damp the vortex street, as the restart above shows
+two `s=2, s_T=2` networks; the other decomposed networks damp the vortex street, as the restart above shows
 (`itersolve bench stagger` reports every probe frequency and its amplitude against the reference's, at Reynolds
 numbers 80, 100 and 120)."""),
     new_code_cell("""controller = load('neuralstagger-base')
