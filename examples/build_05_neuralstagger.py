@@ -16,7 +16,7 @@ small coarse networks advance them, reassembles the fine field (depth-to-space) 
 *unchanged* fine-grid physics loss; `s_T` steps per call decompose time likewise. Each model's JSON says what one
 coarse field's network sees (`coarse_input`): its own field (`own`, the paper's decoupled solvers; `own+offset`
 for older weights) or all `s×s` fields as channels (`all`: one coarse U-Net with one output group per field).
-The shipped decomposed models are `all` models. The two `s=2` models (with and without `s_T=2`) were trained on a
+The shipped decomposed models are `all` models. The three `s=2` models (with and without `s_T=2`) were trained on a
 pool whose fresh environments start from states of the base network's rollouts (`--seed-from`), so they train
 on developed vortex streets from the first step; the loss stays the physics residual. The `s=2, s_T=2` model
 (a 3-level coarse U-Net) also drew its inflow speeds from 0.9-1.6 instead of 0.5-1.5 (`--speeds`), so that most
@@ -117,7 +117,7 @@ The frequency of a probe signal is a piecewise-constant function of the inflow s
 gradient is useless; `tune_inflow` descends a smooth proxy, the centroid of the squared power spectrum, with
 `jax.grad` through the whole rollout of a network (here the base network, the most accurate of the shipped ones).
 A few Adam steps here. Read the result with the benchmark in mind: the base network (trained 52 minutes with
-`--balance --kick-every 1 --perturb 0.4`) sheds vortices at close to the reference's frequency, and so does the
+`--balance --kick-every 1 --perturb 0.4`) sheds vortices at close to the reference's frequency, and so do the
 two `s=2, s_T=2` networks; the other decomposed networks damp the vortex street, as the restart above shows
 (`itersolve bench stagger` reports every probe frequency and its amplitude against the reference's, at Reynolds
 numbers 80, 100 and 120)."""),
