@@ -22,8 +22,12 @@ on developed vortex streets from the first step; the loss stays the physics resi
 (a 3-level coarse U-Net) also drew its inflow speeds from 0.9-1.6 instead of 0.5-1.5 (`--speeds`), so that most
 of its pool sheds vortices; it is the decomposed model that sheds from rest at Reynolds numbers 80-120.
 `neuralstagger-s2-st2-h20` is the same recipe at width 20 instead of 24: about 1.2x faster per environment in
-batches, closer to the reference's frequency at Re 80, but its wake goes steady at Re 120. The two `s=4` models were
-trained from rest: they track the mean flow as closely as the base network does but hold a steady wake.
+batches, closer to the reference's frequency at Re 80, but its wake goes steady at Re 120. `neuralstagger-s4` and
+`neuralstagger-s4-st2` were trained from rest: they track the mean flow as closely as the base network does but
+hold a steady wake. `neuralstagger-s4-st2-fine` adds a pixel-wise head that reads each coarse cell's 4×4 patch
+(`--head`) and a 3×3 output layer on the fine grid that ties neighbouring patches together (`--fine`), and was
+seeded like the `s=2` models: its one-call change of a developed street is close to the reference's, but from
+rest its wake only oscillates weakly.
 
 Below: the shipped models (`itersolve train stagger ...`, JSON next to each file), a rollout of flow past a
 cylinder against the numerical reference (a projection method whose pressure solves are itersolve's AMG-PCG),

@@ -110,15 +110,23 @@ def _label(cfg: dict) -> str:
     return f"s={m['s']} sT={m['st']}" + (" all" if m.get("coarse_input") == "all" else "")
 
 
-def _labels(configs: list[dict]) -> list[str]:
-    """Table labels of models: :func:`_label`, plus the width ``h<hidden>`` where two models would share one.
+def _size(model: dict) -> str:
+    """``h<hidden>``, then ``head<head>`` and ``fine<fine>`` where the model has them."""
+    return " ".join(f"{k}{model[key]}" for k, key in (("h", "hidden"), ("head", "head"), ("fine", "fine"))
+                    if model.get(key))
 
-    >>> cfg = lambda h: {"model": {"s": 2, "st": 2, "hidden": h, "coarse_input": "all"}}
+
+def _labels(configs: list[dict]) -> list[str]:
+    """Table labels of models: :func:`_label`, plus the sizes (:func:`_size`) where two models would share one.
+
+    >>> cfg = lambda h, **more: {"model": {"s": 2, "st": 2, "hidden": h, "coarse_input": "all", **more}}
     >>> _labels([cfg(24), cfg(20), {"model": {"s": 1, "st": 1, "hidden": 16}}])
     ['s=2 sT=2 all h24', 's=2 sT=2 all h20', 'base']
+    >>> _labels([cfg(32), cfg(32, fine=16)])
+    ['s=2 sT=2 all h32', 's=2 sT=2 all h32 fine16']
     """
     plain = [_label(cfg) for cfg in configs]
-    return [f"{label} h{cfg['model']['hidden']}" if plain.count(label) > 1 else label
+    return [f"{label} {_size(cfg['model'])}" if plain.count(label) > 1 else label
             for label, cfg in zip(plain, configs)]
 
 

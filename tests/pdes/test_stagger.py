@@ -248,6 +248,77 @@ def test_which_coarse_fields_each_prediction_sees(s):
         assert (change[:, others].max() > 1e-3) == coupled, coarse_input
 
 
+def test_pixelwise_head_sees_the_input_and_keeps_the_rest(tmp_path):
+    """``head``: identity when untrained; the other layers initialise as without it; the config round-trips."""
+    import argparse
+
+    from itersolve.pdes.fluids.navier_stokes import Physics
+    from itersolve.pdes.stagger import cli
+    from itersolve.pdes.stagger.io import load, save
+    from itersolve.pdes.stagger.models import StaggerModel
+    from itersolve.pdes.stagger.rollouts import initial_states
+
+    key = jax.random.key(3, impl="rbg")
+    plain = StaggerModel(s=4, st=2, hidden=4, levels=1, coarse_input="all", key=key)
+    headed = StaggerModel(s=4, st=2, hidden=4, levels=1, coarse_input="all", head=6, key=key)
+    assert plain.config() == {"s": 4, "st": 2, "hidden": 4, "levels": 1, "coarse_input": "all"}
+    assert headed.config() == {**plain.config(), "head": 6}
+    assert headed.net.head.weight.shape == (6, 4 + 7 * 16, 1, 1) and headed.net.out.weight.shape == (64, 6, 1, 1)
+    for mine, theirs in zip(jax.tree_util.tree_leaves(headed.net.down), jax.tree_util.tree_leaves(plain.net.down)):
+        assert np.array_equal(np.asarray(mine), np.asarray(theirs))
+    a0, p0, b = initial_states([_env()], Physics())
+    a, _ = _forward(headed, a0[0], p0[0], b[0])
+    assert np.allclose(np.asarray(a), np.asarray(a0[0])[None], atol=1e-6)  # zero output layer: the identity step
+
+    # the head reads the input directly: with the 3x3 layers silenced, a bumped input cell still moves its coarse cell
+    w = jax.random.normal(jax.random.key(5, impl="rbg"), headed.net.out.weight.shape)
+    silent = eqx.tree_at(lambda m: (m.net.out.weight, m.net.down[0].c2.weight),
+                         headed, (w, jnp.zeros_like(headed.net.down[0].c2.weight)))
+    x = jax.random.normal(jax.random.key(6, impl="rbg"), (7, 16, 32))
+    change = np.abs(np.asarray(silent._increments(x.at[0, 5, 9].add(1.0))) - np.asarray(silent._increments(x)))
+    assert change[:, 4:8, 8:12].min() > 0 and change[:, :4].max() == 0  # its 4 x 4 patch only
+
+    path = save(headed, tmp_path / "h.safetensors")
+    assert load(path).config() == headed.config()
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(["--s", "4", "--head", "32", "--out", "m.safetensors"])
+    assert cli.architecture(args)["head"] == 32
+    with pytest.raises(ValueError, match="head >= 0"):
+        StaggerModel(s=4, hidden=4, levels=1, head=-1, key=key)
+
+
+def test_fine_output_layer_couples_neighbouring_fields_one_cell_deep(tmp_path):
+    """``fine``: identity when untrained; the 3x3 fine-grid layer lets a field's change reach only adjacent cells."""
+    from itersolve.pdes.fluids.navier_stokes import Physics
+    from itersolve.pdes.stagger.io import load, save
+    from itersolve.pdes.stagger.models import StaggerModel
+    from itersolve.pdes.stagger.rollouts import initial_states
+
+    key = jax.random.key(7, impl="rbg")
+    m = StaggerModel(s=2, st=2, hidden=4, levels=1, coarse_input="own", fine=3, key=key)
+    assert m.config()["fine"] == 3 and m.net.out.weight.shape == (3, 4, 1, 1)
+    assert float(jnp.abs(m.net.out.weight).max()) > 0 and float(jnp.abs(m.fine_out.weight).max()) == 0
+    a0, p0, b = initial_states([_env()], Physics())
+    a, _ = _forward(m, a0[0], p0[0], b[0])
+    assert np.allclose(np.asarray(a), np.asarray(a0[0])[None], atol=1e-6)
+
+    w = jax.random.normal(jax.random.key(8, impl="rbg"), m.fine_out.weight.shape)
+    m = eqx.tree_at(lambda t: t.fine_out.weight, m, w)
+    x = jax.random.normal(jax.random.key(9, impl="rbg"), (7, 16, 32))
+    bumped = x.at[:, 0::2, 0::2].add(1.0)  # coarse field (0, 0) only
+    change = np.abs(np.asarray(m._increments(bumped)) - np.asarray(m._increments(x))).max(axis=0)
+    assert change[1::2, 1::2].min() > 1e-4  # field (1, 1): diagonal neighbours of field (0, 0)'s cells
+    far = StaggerModel(s=4, st=1, hidden=4, levels=1, coarse_input="own", fine=3, key=key)
+    far = eqx.tree_at(lambda t: t.fine_out.weight, far, jax.random.normal(key, far.fine_out.weight.shape))
+    change = np.abs(np.asarray(far._increments(x.at[:, 0::4, 0::4].add(1.0))) - np.asarray(far._increments(x)))
+    assert change[:, 2::4, 2::4].max() == 0 and change[:, 1::4, 1::4].min() > 0  # two cells away: untouched
+
+    assert load(save(m, tmp_path / "f.safetensors")).config() == m.config()
+    with pytest.raises(ValueError, match="fine must be 0"):
+        StaggerModel(s=1, hidden=4, levels=1, fine=2, key=key)
+
+
 def test_save_load_roundtrip_and_corruption(tmp_path):
     from itersolve.pdes.fluids.navier_stokes import Physics
     from itersolve.pdes.stagger.io import load, save

@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--coarse-input", choices=("own", "all"), default=None,
                         help="what the network predicting one coarse field sees: its own field (the paper's "
                              "decoupled networks) or all s*s fields (default: own)")
+    parser.add_argument("--head", type=int, default=None,
+                        help="width of a pixel-wise hidden layer before the U-Net's output, fed with the top level's "
+                             "features and the input (default 0: none)")
+    parser.add_argument("--fine", type=int, default=None,
+                        help="s > 1: channels per fine cell output by the coarse network and mapped to the increments "
+                             "by a 3x3 convolution on the fine grid (default 0: none)")
     parser.add_argument("--grid", type=int, nargs=2, default=[32, 64], metavar=("H", "W"))
     parser.add_argument("--speeds", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                         help="inflow speeds of the random training environments, uniform between (default 0.5 1.5: "
@@ -69,8 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--init", default=None, metavar="NAME_OR_PATH",
                         help="continue training from a shipped model name or a .safetensors path; the architecture "
-                             "is taken from its JSON (--s/--st/--hidden/--levels/--coarse-input, if given, must "
-                             "match it)")
+                             "is taken from its JSON (--s/--st/--hidden/--levels/--coarse-input/--head/--fine, if "
+                             "given, must match it)")
     parser.add_argument("--out", required=True, metavar="FILE.safetensors", help="weights (+ .json), checkpointed")
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
 
@@ -88,8 +94,9 @@ def architecture(args: argparse.Namespace) -> dict:
 
         s = args.s or 1
         hidden, levels = default_size(s)
-        return {"s": s, "st": args.st or 1, "hidden": args.hidden or hidden, "levels": args.levels or levels,
+        arch = {"s": s, "st": args.st or 1, "hidden": args.hidden or hidden, "levels": args.levels or levels,
                 "coarse_input": args.coarse_input or "own"}
+        return arch | {k: v for k, v in (("head", args.head), ("fine", args.fine)) if v}
     from .io import config_of
 
     arch = config_of(args.init)["model"]
@@ -97,8 +104,8 @@ def architecture(args: argparse.Namespace) -> dict:
         given = getattr(args, k)
         if given is not None and given != v:
             raise ValueError(f"--init {args.init} has {k}={v}, but --{k} {given} was given; leave "
-                             "--s/--st/--hidden/--levels/--coarse-input out (they are taken from the --init model) "
-                             "or make them match")
+                             "--s/--st/--hidden/--levels/--coarse-input/--head/--fine out (they are taken from "
+                             "the --init model) or make them match")
     return arch
 
 

@@ -36,6 +36,29 @@ both ``"own"`` (22 minutes) and ``"own+offset"`` (up to an hour) predicted only
 0.06-0.10 of the true one-step change of the wake's velocity, and started from a
 shedding reference state they froze the vortex street within 40 steps.
 
+Two additions aim at ``s = 4``, where a coarse cell carries a 4 x 4 fine
+patch (112 input and, for ``st = 2``, 64 output numbers):
+
+- ``fine``: the coarse network outputs ``fine`` channels per fine cell; after
+  depth-to-space one 3x3 convolution on the fine grid maps them to the
+  increments. Without it, neighbouring fine cells in different patches come
+  from different output channels with nothing tying them together, and as
+  velocities are differences of ``a`` every mismatch at a patch edge is a
+  velocity error (the period-4 artefacts of the plain ``s = 4`` models). The
+  layer costs about ``9 * fine * 2 st`` multiply-adds per fine cell, a few
+  per cent of the base network's.
+- ``head``: a pixel-wise layer before the output that reads the top level's
+  features and the raw patch, so the output need not squeeze through the
+  3x3 layers' width (whose cost grows with its square).
+
+Relative error of one call's change of the benchmark cylinder's developed
+vortex street against the reference's (``bench stagger``'s step error), for
+``s = 4, st = 2`` models trained 55 minutes each: the plain width-32 model
+(``neuralstagger-s4-st2``, trained from rest) 1.13; trained seeded on speeds
+0.9-1.6, widths 40 and 48: 0.38 and 0.36; width 32 with ``fine = 16``: 0.24;
+and with ``head = 128`` as well: 0.20 (the base network: 0.14). None of them
+grows a vortex street from rest.
+
 Outputs are increments (``a_k = a_{k-1} + da_k``, pressure likewise, mean
 removed); the last layer starts at zero so an untrained model is the
 identity map, a stable start for the self-rolled training pool.
@@ -99,6 +122,11 @@ class UNet(eqx.Module):
     output convolution initialised to zero. ``h`` and ``w`` must be divisible
     by ``2 ** (levels - 1)``.
 
+    ``head > 0`` puts a pixel-wise hidden layer of that width before the
+    output: a 1x1 convolution of the top level's features *and the input*,
+    then GELU. Its cost is per pixel, without the 3x3 stencil, so it can be
+    much wider than ``hidden``; see :class:`StaggerModel` for why.
+
     Examples
     --------
     >>> import jax
@@ -109,23 +137,26 @@ class UNet(eqx.Module):
 
     down: list
     up: list
+    head: eqx.nn.Conv2d | None
     out: eqx.nn.Conv2d
     levels: int = eqx.field(static=True)
 
-    def __init__(self, cin: int, cout: int, *, hidden: int, levels: int, key: Any) -> None:
-        if levels < 1 or hidden < 1:
-            raise ValueError(f"levels and hidden must be >= 1, got {levels}, {hidden}")
+    def __init__(self, cin: int, cout: int, *, hidden: int, levels: int, head: int = 0, key: Any) -> None:
+        if levels < 1 or hidden < 1 or head < 0:
+            raise ValueError(f"levels and hidden must be >= 1 and head >= 0, got {levels}, {hidden}, {head}")
         widths = [hidden * min(2**lv, 2) for lv in range(levels)]
         keys = jax.random.split(key, 2 * levels + 1)
         self.levels = levels
         self.down = [_Block(cin if lv == 0 else widths[lv - 1], widths[lv], keys[lv]) for lv in range(levels)]
         self.up = [_Block(widths[lv] + widths[lv + 1], widths[lv], keys[levels + lv]) for lv in range(levels - 1)]
-        out = eqx.nn.Conv2d(widths[0], cout, 1, key=keys[-1])
+        # the head's key is folded in, not split off, so models without a head initialise as before
+        self.head = eqx.nn.Conv2d(widths[0] + cin, head, 1, key=jax.random.fold_in(key, 1)) if head else None
+        out = eqx.nn.Conv2d(head or widths[0], cout, 1, key=keys[-1])
         zeros = (jnp.zeros_like(out.weight), jnp.zeros_like(out.bias))
         self.out = eqx.tree_at(lambda c: (c.weight, c.bias), out, zeros)
 
     def __call__(self, x: Array) -> Array:
-        skips = []
+        x_in, skips = x, []
         for lv, block in enumerate(self.down):
             x = block(x)
             if lv < self.levels - 1:
@@ -135,6 +166,8 @@ class UNet(eqx.Module):
         for lv in reversed(range(self.levels - 1)):
             x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
             x = self.up[lv](jnp.concatenate([x, skips[lv]], axis=0))
+        if self.head is not None:
+            x = jax.nn.gelu(self.head(jnp.concatenate([x, x_in], axis=0)))
         return self.out(x)
 
 
@@ -163,6 +196,11 @@ class StaggerModel(eqx.Module):
         Temporal window: steps predicted per call.
     hidden, levels : int
         Width and depth of the (coarse) :class:`UNet`.
+    head : int
+        Width of the :class:`UNet`'s pixel-wise head (0: none, the output layer reads the top level's features).
+    fine : int
+        ``s > 1`` only: channels per fine cell that the coarse network outputs, put back on the fine grid and
+        mapped to the increments by one 3x3 convolution there (0: none, the coarse network outputs the increments).
     coarse_input : {"own", "all", "own+offset"}
         What the network predicting one coarse field sees (``s > 1``): its own field (the paper's decoupled
         networks), all ``s*s`` fields as channels, or its own plus its offset (legacy weights); see above.
@@ -178,29 +216,52 @@ class StaggerModel(eqx.Module):
     hidden: int = eqx.field(static=True)
     levels: int = eqx.field(static=True)
     coarse_input: str = eqx.field(static=True)
+    fine_out: eqx.nn.Conv2d | None
+    head: int = eqx.field(static=True)
+    fine: int = eqx.field(static=True)
 
     def __init__(self, *, s: int = 1, st: int = 1, hidden: int = 16, levels: int = 3, coarse_input: str = "own",
-                 key: Any) -> None:
+                 head: int = 0, fine: int = 0, key: Any) -> None:
         if not isinstance(s, int) or s < 1 or not isinstance(st, int) or st < 1:
             raise ValueError(f"s and st must be positive integers, got s={s!r}, st={st!r}")
         if coarse_input not in COARSE_INPUTS:
             raise ValueError(f"coarse_input must be one of {COARSE_INPUTS}, got {coarse_input!r}")
         if s == 1 and coarse_input != "own":
             raise ValueError(f"coarse_input={coarse_input!r} needs s > 1 (the base network sees the fine grid)")
-        self.s, self.st, self.hidden, self.levels, self.coarse_input = s, st, hidden, levels, coarse_input
-        cin, cout = {"own": (IN_CHANNELS, 2 * st), "own+offset": (IN_CHANNELS + 2, 2 * st),
-                     "all": (IN_CHANNELS * s * s, 2 * st * s * s)}[coarse_input]
-        self.net = UNet(cin, cout, hidden=hidden, levels=levels, key=key)
+        if fine < 0 or (fine and s == 1):
+            raise ValueError(f"fine must be 0, or > 0 with s > 1 (the base network works on the fine grid), got {fine}")
+        self.s, self.st, self.hidden, self.levels = s, st, hidden, levels
+        self.coarse_input, self.head, self.fine = coarse_input, head, fine
+        per_cell = fine or 2 * st
+        cin, cout = {"own": (IN_CHANNELS, per_cell), "own+offset": (IN_CHANNELS + 2, per_cell),
+                     "all": (IN_CHANNELS * s * s, per_cell * s * s)}[coarse_input]
+        self.net = UNet(cin, cout, hidden=hidden, levels=levels, head=head, key=key)
+        self.fine_out = None
+        if fine:  # the fine layer starts at zero (the identity step), so the coarse output layer must not
+            out = eqx.nn.Conv2d(self.net.out.in_channels, cout, 1, key=jax.random.fold_in(key, 2))
+            self.net = eqx.tree_at(lambda n: n.out, self.net, out)
+            last = eqx.nn.Conv2d(fine, 2 * st, 3, padding=1, key=jax.random.fold_in(key, 3))
+            self.fine_out = eqx.tree_at(lambda c: (c.weight, c.bias), last,
+                                        (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias)))
 
     def config(self) -> dict:
-        """The constructor arguments (without the key), as stored with shipped weights."""
-        return {"s": self.s, "st": self.st, "hidden": self.hidden, "levels": self.levels,
-                "coarse_input": self.coarse_input}
+        """The constructor arguments (without the key), as stored with shipped weights.
+
+        ``head`` and ``fine`` appear only when not 0, so the configs of weights saved before they existed match.
+        """
+        config = {"s": self.s, "st": self.st, "hidden": self.hidden, "levels": self.levels,
+                  "coarse_input": self.coarse_input}
+        return config | {k: v for k, v in (("head", self.head), ("fine", self.fine)) if v}
 
     def _increments(self, x: Array) -> Array:
-        s = self.s
-        if s == 1:
+        if self.s == 1:
             return self.net(x)
+        y = self._coarse_outputs(x)
+        return y if self.fine_out is None else self.fine_out(jax.nn.gelu(y))
+
+    def _coarse_outputs(self, x: Array) -> Array:
+        """The coarse network's outputs, put back on the fine grid: ``(fine or 2 st, H, W)``."""
+        s = self.s
         if self.coarse_input == "all":  # one call: s*s channel groups in, one group out per coarse field
             coarse = space_to_depth(x, s)  # (7, s*s, h, w)
             c, _, h, w = coarse.shape
@@ -212,7 +273,7 @@ class StaggerModel(eqx.Module):
             di, dj = jnp.divmod(jnp.arange(s * s), s)
             offsets = jnp.stack([di, dj], axis=1).astype(x.dtype) / s
             coarse = jnp.concatenate([coarse, jnp.broadcast_to(offsets[:, :, None, None], (s * s, 2, h, w))], axis=1)
-        out = jax.vmap(self.net)(coarse)  # (s*s, 2 st, h, w)
+        out = jax.vmap(self.net)(coarse)  # (s*s, fine or 2 st, h, w)
         return depth_to_space(jnp.swapaxes(out, 0, 1), s)
 
     def __call__(self, a: Array, p: Array, boundary: Array) -> tuple[Array, Array]:

@@ -117,9 +117,10 @@ class TrainConfig:
 
     ``init``: start from these weights (a shipped model name or a
     ``.safetensors`` path) instead of a fresh model; its ``s``, ``st``,
-    ``hidden``, ``levels`` and ``coarse_input`` must equal the run's.
-    ``coarse_input``: what the network predicting one coarse field sees
-    (:class:`.StaggerModel`).
+    ``hidden``, ``levels``, ``coarse_input``, ``head`` and ``fine`` must equal
+    the run's. ``coarse_input``: what the network predicting one coarse field
+    sees; ``head``: the width of the network's pixel-wise head; ``fine``: the
+    channels of its fine-grid output layer; 0 for none (:class:`.StaggerModel`).
 
     ``perturb``: velocity amplitude (relative to the inflow speed) of the
     random stream-function kicks of fresh and of live pool environments
@@ -146,6 +147,8 @@ class TrainConfig:
     hidden: int = 16
     levels: int = 3
     coarse_input: str = "own"
+    head: int = 0
+    fine: int = 0
     grid: tuple[int, int] = (32, 64)
     pool: int = 32
     batch: int = 8
@@ -314,7 +317,8 @@ def initial_model(cfg: TrainConfig) -> StaggerModel:
     Raises
     ------
     ValueError
-        If ``cfg.init`` is a model with another ``s``, ``st``, ``hidden``, ``levels`` or ``coarse_input``.
+        If ``cfg.init`` is a model with another architecture (``s``, ``st``, ``hidden``, ``levels``,
+        ``coarse_input``, ``head`` or ``fine``).
 
     Examples
     --------
@@ -330,6 +334,7 @@ def initial_model(cfg: TrainConfig) -> StaggerModel:
     ValueError: init='...m.safetensors' is {'s': 2, 'st': 1, ...}, but the run asks for {'s': 2, 'st': 2, ...}
     """
     want = {"s": cfg.s, "st": cfg.st, "hidden": cfg.hidden, "levels": cfg.levels, "coarse_input": cfg.coarse_input}
+    want |= {k: v for k, v in (("head", cfg.head), ("fine", cfg.fine)) if v}
     if cfg.init is None:
         return StaggerModel(**want, key=jax.random.PRNGKey(cfg.seed))
     from .io import load
