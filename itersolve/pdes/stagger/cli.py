@@ -90,13 +90,14 @@ def architecture(args: argparse.Namespace) -> dict:
         If an option given explicitly contradicts the ``--init`` model.
     """
     if args.init is None:
-        from .training import default_size  # JAX is needed only to train
+        from .models import with_options  # JAX is needed only to train
+        from .training import default_size
 
         s = args.s or 1
         hidden, levels = default_size(s)
         arch = {"s": s, "st": args.st or 1, "hidden": args.hidden or hidden, "levels": args.levels or levels,
                 "coarse_input": args.coarse_input or "own"}
-        return arch | {k: v for k, v in (("head", args.head), ("fine", args.fine)) if v}
+        return with_options(arch, head=args.head or 0, fine=args.fine or 0)
     from .io import config_of
 
     arch = config_of(args.init)["model"]

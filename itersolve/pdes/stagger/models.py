@@ -90,7 +90,7 @@ import jax.numpy as jnp  # noqa: E402
 
 from ..fluids.mac import curl  # noqa: E402
 
-__all__ = ["UNet", "StaggerModel", "IN_CHANNELS", "COARSE_INPUTS", "features"]
+__all__ = ["UNet", "StaggerModel", "IN_CHANNELS", "COARSE_INPUTS", "features", "with_options"]
 
 #: Input channels per cell before the offset channels: u, v, p, cond_u, cond_v, u_target, v_target.
 IN_CHANNELS = 7
@@ -185,6 +185,19 @@ def features(a: Array, p: Array, boundary: Array) -> Array:
     return jnp.concatenate([jnp.stack([u, v, p - p.mean()]), jnp.asarray(boundary)[2:]], axis=0)
 
 
+def with_options(config: dict, *, head: int = 0, fine: int = 0) -> dict:
+    """``config`` plus ``head`` and ``fine`` where they are not 0: how :meth:`StaggerModel.config` lists them.
+
+    They are left out when 0 so that the configs of weights saved before they existed still match.
+
+    Examples
+    --------
+    >>> with_options({"s": 4}, head=0, fine=16)
+    {'s': 4, 'fine': 16}
+    """
+    return config | {k: v for k, v in (("head", head), ("fine", fine)) if v}
+
+
 class StaggerModel(eqx.Module):
     """One call = ``st`` time steps; ``s = 1`` is the undecomposed base model, ``s > 1`` NeuralStagger.
 
@@ -245,13 +258,10 @@ class StaggerModel(eqx.Module):
                                         (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias)))
 
     def config(self) -> dict:
-        """The constructor arguments (without the key), as stored with shipped weights.
-
-        ``head`` and ``fine`` appear only when not 0, so the configs of weights saved before they existed match.
-        """
+        """The constructor arguments (without the key), as stored with shipped weights (:func:`with_options`)."""
         config = {"s": self.s, "st": self.st, "hidden": self.hidden, "levels": self.levels,
                   "coarse_input": self.coarse_input}
-        return config | {k: v for k, v in (("head", self.head), ("fine", self.fine)) if v}
+        return with_options(config, head=self.head, fine=self.fine)
 
     def _increments(self, x: Array) -> Array:
         if self.s == 1:

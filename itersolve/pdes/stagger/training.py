@@ -76,7 +76,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 from ..fluids.navier_stokes import TRAINING_SPEEDS, Physics, physics_loss, random_environment  # noqa: E402
-from .models import StaggerModel  # noqa: E402
+from .models import StaggerModel, with_options  # noqa: E402
 from .rollouts import initial_states  # noqa: E402
 
 #: Consecutive non-finite training losses, on pool states refilled after each, after which training stops.
@@ -333,8 +333,8 @@ def initial_model(cfg: TrainConfig) -> StaggerModel:
     ...
     ValueError: init='...m.safetensors' is {'s': 2, 'st': 1, ...}, but the run asks for {'s': 2, 'st': 2, ...}
     """
-    want = {"s": cfg.s, "st": cfg.st, "hidden": cfg.hidden, "levels": cfg.levels, "coarse_input": cfg.coarse_input}
-    want |= {k: v for k, v in (("head", cfg.head), ("fine", cfg.fine)) if v}
+    want = with_options({"s": cfg.s, "st": cfg.st, "hidden": cfg.hidden, "levels": cfg.levels,
+                         "coarse_input": cfg.coarse_input}, head=cfg.head, fine=cfg.fine)
     if cfg.init is None:
         return StaggerModel(**want, key=jax.random.PRNGKey(cfg.seed))
     from .io import load
