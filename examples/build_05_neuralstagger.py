@@ -27,7 +27,8 @@ batches, closer to the reference's frequency at Re 80, but its wake goes steady 
 hold a steady wake. `neuralstagger-s4-st2-fine` adds a pixel-wise head that reads each coarse cell's 4×4 patch
 (`--head`) and a 3×3 output layer on the fine grid that ties neighbouring patches together (`--fine`), and was
 seeded like the `s=2` models: its one-call change of a developed street is close to the reference's, but from
-rest its wake only oscillates weakly.
+rest its wake only oscillates weakly. `neuralstagger-s4-st2-fine-h48`, the same at width 48, is the `s=4` model
+that sheds from rest (Re 80: 2 % off the reference's frequency), at about 3x the base network's speed.
 
 Below: the shipped models (`itersolve train stagger ...`, JSON next to each file), a rollout of flow past a
 cylinder against the numerical reference (a projection method whose pressure solves are itersolve's AMG-PCG),
@@ -122,7 +123,8 @@ gradient is useless; `tune_inflow` descends a smooth proxy, the centroid of the 
 `jax.grad` through the whole rollout of a network (here the base network, the most accurate of the shipped ones).
 A few Adam steps here. Read the result with the benchmark in mind: the base network (trained 52 minutes with
 `--balance --kick-every 1 --perturb 0.4`) sheds vortices at close to the reference's frequency, and so do the
-two `s=2, s_T=2` networks; the other decomposed networks damp the vortex street, as the restart above shows
+two `s=2, s_T=2` networks and `neuralstagger-s4-st2-fine-h48` (at about half the reference's amplitude); the
+other decomposed networks damp the vortex street, as the restart above shows
 (`itersolve bench stagger` reports every probe frequency and its amplitude against the reference's, at Reynolds
 numbers 80, 100 and 120)."""),
     new_code_cell("""controller = load('neuralstagger-base')
