@@ -28,7 +28,8 @@ hold a steady wake. `neuralstagger-s4-st2-fine` adds a pixel-wise head that read
 (`--head`) and a 3×3 output layer on the fine grid that ties neighbouring patches together (`--fine`), and was
 seeded like the `s=2` models: its one-call change of a developed street is close to the reference's, but from
 rest its wake only oscillates weakly. `neuralstagger-s4-st2-fine-h48`, the same at width 48, is the `s=4` model
-that sheds from rest (Re 80: 2 % off the reference's frequency), at about 3x the base network's speed.
+that sheds from rest (Re 80: 2 % off the reference's frequency), at 2.5x (batch 1) to 3.2x (batch 8) the
+base network's speed.
 
 Below: the shipped models (`itersolve train stagger ...`, JSON next to each file), a rollout of flow past a
 cylinder against the numerical reference (a projection method whose pressure solves are itersolve's AMG-PCG),
