@@ -78,7 +78,9 @@ TARGETS = {
                            "frequency within 5 % of the reference's (cylinder, developed; not the target above)",
     "frequency_reynolds": "decomposed models, cylinder from rest at a higher Reynolds number (further from the onset "
                           "of shedding): shedding frequency within 5 % of the reference's (not the target above)",
-    "speedup_vs_base": "speed-up over the base network >= 4x on 2 CPU cores (time per simulated unit)",
+    "speedup_vs_base": "speed-up over the base network >= 4x on 2 CPU cores (time per simulated unit) at that "
+                       "accuracy: only a model that meets the error target in every case and the frequency "
+                       "target counts",
     "vs_reference": "every neural model >= 10x faster than the numerical reference at the same grid",
 }
 
@@ -353,14 +355,15 @@ def _ratios(rows: list[dict]) -> None:
 def _targets(rows: list[dict], sweep_cases: tuple[str, ...] = ()) -> list[dict]:
     out = []
 
-    def add(key: str, measured: str, met: bool) -> None:
-        out.append({"key": key, "target": TARGETS[key], "measured": measured, "met": bool(met)})
+    def add(key: str, measured: str, met: bool, method: str) -> None:
+        out.append({"key": key, "target": TARGETS[key], "measured": measured, "met": bool(met), "method": method})
 
     decomposed = [r for r in rows if r["method"] not in ("reference", "base")]
     for r in decomposed:
         if r.get("error_vs_base") is not None:
             add("error_vs_base", f"{r['method']} {r['case']}: {r['error_vs_base']:.2f}x base "
-                f"({r['rel_l2']:.3f} vs {r['rel_l2'] / r['error_vs_base']:.3f})", r["error_vs_base"] <= 1.5)
+                f"({r['rel_l2']:.3f} vs {r['rel_l2'] / r['error_vs_base']:.3f})", r["error_vs_base"] <= 1.5,
+                r["method"])
     frequency_cases = {"cylinder": "frequency", DEVELOPED: "frequency_developed",
                        **dict.fromkeys(sweep_cases, "frequency_reynolds")}
     for case, key in frequency_cases.items():
@@ -370,18 +373,28 @@ def _targets(rows: list[dict], sweep_cases: tuple[str, ...] = ()) -> list[dict]:
                                               f"reference's), so that is a noise peak")
                 name = r["method"] if key != "frequency_reynolds" else f"{r['method']}, {case}"
                 add(key, f"{name}: {r['frequency']:.4f} vs reference {r['reference_frequency']:.4f} "
-                    f"({100 * r['freq_error']:.1f} % off{shed})", r["sheds"] and r["freq_error"] <= 0.05)
+                    f"({100 * r['freq_error']:.1f} % off{shed})", r["sheds"] and r["freq_error"] <= 0.05,
+                    r["method"])
+    accurate = _accurate(out)
     for r in decomposed:
         if r["case"] == "cylinder" and r.get("speedup_vs_base") is not None:
+            note = "" if r["method"] in accurate else " (does not count: misses the accuracy targets)"
             add("speedup_vs_base", f"{r['method']}: {r['speedup_vs_base']:.2f}x at batch 1, "
-                f"{r['speedup_vs_base_batch']:.2f}x at batch {BATCH}",
-                max(r["speedup_vs_base"], r["speedup_vs_base_batch"]) >= 4.0)
+                f"{r['speedup_vs_base_batch']:.2f}x at batch {BATCH}{note}",
+                r["method"] in accurate and max(r["speedup_vs_base"], r["speedup_vs_base_batch"]) >= 4.0,
+                r["method"])
     for r in rows:
         if r["case"] == "cylinder" and r["method"] != "reference" and r.get("speedup_vs_reference") is not None:
             add("vs_reference", f"{r['method']}: {r['speedup_vs_reference']:.1f}x at batch 1, "
                 f"{r['speedup_vs_reference_batch']:.1f}x per environment at batch {BATCH}",
-                r["speedup_vs_reference"] >= 10.0)
+                r["speedup_vs_reference"] >= 10.0, r["method"])
     return out
+
+
+def _accurate(targets: list[dict]) -> set[str]:
+    """The methods that meet the from-rest cylinder's frequency target and the error target in every case."""
+    shedding = {t["method"] for t in targets if t["key"] == "frequency" and t["met"]}
+    return shedding - {t["method"] for t in targets if t["key"] == "error_vs_base" and not t["met"]}
 
 
 def _plot(snapshots: dict[str, dict[str, np.ndarray]], cases: dict, path: Path) -> Path | None:

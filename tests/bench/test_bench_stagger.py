@@ -124,3 +124,18 @@ def test_frequency_target_needs_shedding():
     verdict = {t["measured"].split(":")[0]: t["met"] for t in stagger._targets(rows) if t["key"] == "frequency"}
     assert verdict == {"still": False, "sheds": True, "sheds off": False}
     assert [r["sheds"] for r in rows] == [True, True, False, True, True]
+
+
+def test_speedup_target_counts_only_accurate_models():
+    """The speed-up target is "at that accuracy": a fast model that does not shed, or errs > 1.5x base, fails it."""
+    from itersolve.bench import stagger
+
+    def row(method, rms, seconds, rel_l2=0.2):
+        return {"case": "cylinder", "method": method, "probe_rms": rms, "frequency": 0.035, "rel_l2": rel_l2,
+                "s_per_unit_b1": seconds, "s_per_unit_batch": seconds}
+
+    rows = [row("reference", 0.3, 40.0), row("base", 0.3, 4.0), row("fast still", 0.001, 0.5),
+            row("fast sheds", 0.2, 0.5), row("fast sheds, wrong", 0.2, 0.5, rel_l2=0.4), row("slow sheds", 0.2, 2.0)]
+    stagger._ratios(rows)
+    verdict = {t["method"]: t["met"] for t in stagger._targets(rows) if t["key"] == "speedup_vs_base"}
+    assert verdict == {"fast still": False, "fast sheds": True, "fast sheds, wrong": False, "slow sheds": False}
