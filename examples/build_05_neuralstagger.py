@@ -16,19 +16,18 @@ small coarse networks advance them, reassembles the fine field (depth-to-space) 
 *unchanged* fine-grid physics loss; `s_T` steps per call decompose time likewise. Each model's JSON says what one
 coarse field's network sees (`coarse_input`): its own field (`own`, the paper's decoupled solvers; `own+offset`
 for older weights) or all `s×s` fields as channels (`all`: one coarse U-Net with one output group per field).
-The shipped decomposed models are `all` models. The three `s=2` models (with and without `s_T=2`) were trained on a
-pool whose fresh environments start from states of the base network's rollouts (`--seed-from`), so they train
-on developed vortex streets from the first step; the loss stays the physics residual. The `s=2, s_T=2` model
-(a 3-level coarse U-Net) also drew its inflow speeds from 0.9-1.6 instead of 0.5-1.5 (`--speeds`), so that most
-of its pool sheds vortices; it is the decomposed model that sheds from rest at Reynolds numbers 80-120.
-`neuralstagger-s2-st2-h20` is the same recipe at width 20 instead of 24: about 1.2x faster per environment in
-batches, closer to the reference's frequency at Re 80, but its wake goes steady at Re 120. `neuralstagger-s4` and
-`neuralstagger-s4-st2` were trained from rest: they track the mean flow as closely as the base network does but
-hold a steady wake. `neuralstagger-s4-st2-fine` adds a pixel-wise head that reads each coarse cell's 4×4 patch
-(`--head`) and a 3×3 output layer on the fine grid that ties neighbouring patches together (`--fine`), and was
-seeded like the `s=2` models: its one-call change of a developed street is close to the reference's, but from
-rest its wake only oscillates weakly. `neuralstagger-s4-st2-fine-h48`, the same at width 48, is the `s=4` model
-that sheds from rest (Re 80: 2 % off the reference's frequency), at 2.5x (batch 1) to 3.2x (batch 8) the
+The shipped decomposed models are `all` models. All but `neuralstagger-s4-st2` were trained on a pool whose
+fresh environments start from states of the base network's rollouts (`--seed-from`), so they train on developed
+vortex streets from the first step, and drew their inflow speeds from 0.9-1.6 instead of 0.5-1.5 (`--speeds`), so
+that most of the pool sheds vortices; the loss stays the physics residual. `neuralstagger-s2` (`s_T=1`),
+`neuralstagger-s2-st2` (width 24) and `neuralstagger-s2-st2-h20` (width 20, the fastest in batches) are 3-level
+coarse U-Nets that shed from rest at Re 80 within 5 % of the reference's frequency. At `s=4` a coarse cell carries
+a 4×4 patch, and the plain `neuralstagger-s4-st2` (trained from rest) holds a steady wake.
+`neuralstagger-s4-st2-fine` adds a pixel-wise head that reads each coarse cell's patch (`--head`) and a 3×3
+output layer on the fine grid that ties neighbouring patches together (`--fine`): its one-call change of a
+developed street is close to the reference's, but from rest its wake only oscillates weakly. The same at width 48
+sheds from rest: `neuralstagger-s4` (`s_T=1`, 2 % off the reference's frequency at Re 80, a weak street) and
+`neuralstagger-s4-st2-fine-h48` (2 % off, about half the reference's amplitude), at 1.7x and 2.5x (batch 1) the
 base network's speed.
 
 Below: the shipped models (`itersolve train stagger ...`, JSON next to each file), a rollout of flow past a
@@ -124,8 +123,8 @@ gradient is useless; `tune_inflow` descends a smooth proxy, the centroid of the 
 `jax.grad` through the whole rollout of a network (here the base network, the most accurate of the shipped ones).
 A few Adam steps here. Read the result with the benchmark in mind: the base network (trained 52 minutes with
 `--balance --kick-every 1 --perturb 0.4`) sheds vortices at close to the reference's frequency, and so do the
-two `s=2, s_T=2` networks and `neuralstagger-s4-st2-fine-h48` (at about half the reference's amplitude); the
-other decomposed networks damp the vortex street, as the restart above shows
+three `s=2` networks, `neuralstagger-s4` and `neuralstagger-s4-st2-fine-h48` (the last two at a third to half
+the reference's amplitude); the other decomposed networks damp the vortex street, as the restart above shows
 (`itersolve bench stagger` reports every probe frequency and its amplitude against the reference's, at Reynolds
 numbers 80, 100 and 120)."""),
     new_code_cell("""controller = load('neuralstagger-base')
