@@ -123,7 +123,7 @@ gradient is useless; `tune_inflow` descends a smooth proxy, the centroid of the 
 `jax.grad` through the whole rollout of a network (here the base network, the most accurate of the shipped ones).
 A few Adam steps here. Read the result with the benchmark in mind: the base network (trained 52 minutes with
 `--balance --kick-every 1 --perturb 0.4`) sheds vortices at close to the reference's frequency, and so do the
-three `s=2` networks, `neuralstagger-s4` and `neuralstagger-s4-st2-fine-h48` (the last two at a third to half
+three `s=2` networks, `neuralstagger-s4` and `neuralstagger-s4-st2-fine-h48` (the last two at a quarter to half
 the reference's amplitude); the other decomposed networks damp the vortex street, as the restart above shows
 (`itersolve bench stagger` reports every probe frequency and its amplitude against the reference's, at Reynolds
 numbers 80, 100 and 120)."""),

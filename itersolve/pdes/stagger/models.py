@@ -62,7 +62,8 @@ grows a vortex street from rest. Width 48 with ``head = 128, fine = 16``
 within 2 % of the reference's frequency, at about half the amplitude. Its
 step error is no smaller (0.22 against 0.20), but its one-call change
 projects onto the reference's at 1.02 against 0.98: it feeds the street a
-little where width 32 damps it.
+little where width 32 damps it. The same architecture with ``st = 1``
+(``neuralstagger-s4``) sheds from rest too (2 % off, at a quarter of the amplitude).
 
 Outputs are increments (``a_k = a_{k-1} + da_k``, pressure likewise, mean
 removed); the last layer starts at zero so an untrained model is the
