@@ -20,7 +20,8 @@ The shipped decomposed models are `all` models. All but `neuralstagger-s4-st2` w
 fresh environments start from states of the base network's rollouts (`--seed-from`), so they train on developed
 vortex streets from the first step, and drew their inflow speeds from 0.9-1.6 instead of 0.5-1.5 (`--speeds`), so
 that most of the pool sheds vortices; the loss stays the physics residual. `neuralstagger-s2` (`s_T=1`),
-`neuralstagger-s2-st2` (width 24) and `neuralstagger-s2-st2-h20` (width 20, the fastest in batches) are 3-level
+`neuralstagger-s2-st2` (width 24), `neuralstagger-s2-st2-h20` (width 20) and `neuralstagger-s2-st2-h16` (width 16
+with a pixel-wise head of width 32, the fastest: about 4.7x the base network at batch 1 on 2 cores) are 3-level
 coarse U-Nets that shed from rest at Re 80 within 5 % of the reference's frequency. At `s=4` a coarse cell carries
 a 4×4 patch, and the plain `neuralstagger-s4-st2` (trained from rest) holds a steady wake.
 `neuralstagger-s4-st2-fine` adds a pixel-wise head that reads each coarse cell's patch (`--head`) and a 3×3
@@ -123,7 +124,7 @@ gradient is useless; `tune_inflow` descends a smooth proxy, the centroid of the 
 `jax.grad` through the whole rollout of a network (here the base network, the most accurate of the shipped ones).
 A few Adam steps here. Read the result with the benchmark in mind: the base network (trained 52 minutes with
 `--balance --kick-every 1 --perturb 0.4`) sheds vortices at close to the reference's frequency, and so do the
-three `s=2` networks, `neuralstagger-s4` and `neuralstagger-s4-st2-fine-h48` (the last two at a quarter to half
+four `s=2` networks, `neuralstagger-s4` and `neuralstagger-s4-st2-fine-h48` (the last two at a quarter to half
 the reference's amplitude); the other decomposed networks damp the vortex street, as the restart above shows
 (`itersolve bench stagger` reports every probe frequency and its amplitude against the reference's, at Reynolds
 numbers 80, 100 and 120)."""),
